@@ -1,0 +1,249 @@
+"""Audit of every create, update and delete, whatever the path.
+
+Model signals (connected for every model of the project in ``CoreConfig.ready``) write one
+``AuditLog`` row per change with the values before and after. Who and from where come from a
+context variable that each entry point sets: the web and API middleware, the command line, the
+worker, imports and rules (``audit_context``). Bulk inserts, which bypass signals, are recorded
+with ``record_bulk``."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime
+import decimal
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+from django.db import models
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+
+PROJECT_PREFIX = "autocrm."
+# Log tables are not audited themselves: the audit log, and the worker's own bookkeeping.
+EXEMPT = {"core.AuditLog", "core.JobRun", "core.WorkerHeartbeat"}
+# Fields that change on their own (sign-in time, token use) are not worth an entry.
+IGNORED_FIELDS = {"last_login", "last_used_at", "updated_at"}
+SECRET_FIELDS = {"password", "key_hash"}
+MASK = "******"
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    source: str = "shell"
+    user_id: int | None = None
+    user_label: str = ""
+    org_id: int | None = None
+    ip: str | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+_current: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar(
+    "autocrm_audit", default=None
+)
+
+
+def current() -> AuditContext:
+    return _current.get() or AuditContext()
+
+
+@contextlib.contextmanager
+def audit_context(source: str | None = None, user=None, ip: str | None = None) -> Iterator:
+    """Attribute changes made inside the block to ``user`` acting through ``source``."""
+    ctx = current()
+    changes = {}
+    if source is not None:
+        changes["source"] = source
+    if user is not None and getattr(user, "is_authenticated", False):
+        changes.update(user_id=user.pk, user_label=user.get_username(), org_id=user.org_id)
+    if ip is not None:
+        changes["ip"] = ip
+    token = _current.set(replace(ctx, **changes, request_id=uuid.uuid4().hex))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def set_user(user) -> None:
+    """Attach the authenticated user to the current context (used once auth has run)."""
+    ctx = current()
+    if user is not None and getattr(user, "is_authenticated", False):
+        _current.set(
+            replace(ctx, user_id=user.pk, user_label=user.get_username(), org_id=user.org_id)
+        )
+
+
+def model_label(model) -> str:
+    return model._meta.label
+
+
+def is_audited(model) -> bool:
+    return model.__module__.startswith(PROJECT_PREFIX) and model_label(model) not in EXEMPT
+
+
+def _plain(value):
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def _concrete_fields(model) -> list:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+def snapshot(instance) -> dict:
+    return {f.attname: _plain(getattr(instance, f.attname)) for f in _concrete_fields(instance)}
+
+
+def _masked(name: str, value):
+    return MASK if name in SECRET_FIELDS and value not in (None, "") else value
+
+
+def _store_id(instance) -> int | None:
+    from autocrm.core.models import Store
+
+    if isinstance(instance, Store):
+        return instance.pk
+    store_id = getattr(instance, "store_id", None)
+    if store_id is not None:
+        return store_id
+    path = getattr(type(instance), "scope_store", None)
+    if path == "stores" and instance.pk is not None:
+        return instance.stores.values_list("pk", flat=True).order_by("pk").first()
+    return None
+
+
+def _org_id(instance) -> int | None:
+    from autocrm.core.models import Organization
+
+    if isinstance(instance, Organization):
+        return instance.pk
+    org_id = getattr(instance, "org_id", None)
+    if org_id is not None:
+        return org_id
+    path = getattr(type(instance), "scope_org", None)
+    if path and "__" in path:
+        obj = instance
+        for part in path.split("__")[:-1]:
+            obj = getattr(obj, part, None)
+            if obj is None:
+                break
+        else:
+            return getattr(obj, "org_id", None)
+    return current().org_id
+
+
+def write(action: str, instance, changes: dict, *, object_type: str | None = None) -> None:
+    from autocrm.core.models import AuditLog
+
+    ctx = current()
+    AuditLog.objects.create(
+        org_id=_org_id(instance),
+        store_id=_store_id(instance),
+        user_id=ctx.user_id,
+        user_label=ctx.user_label,
+        source=ctx.source,
+        ip=ctx.ip,
+        request_id=ctx.request_id,
+        action=action,
+        object_type=object_type or model_label(type(instance)),
+        object_id=str(instance.pk),
+        object_repr=str(instance)[:200],
+        changes=changes,
+    )
+
+
+def _pre_save(sender, instance, raw=False, **kwargs):
+    if raw or not is_audited(sender):
+        return
+    before = None
+    if instance.pk is not None and not instance._state.adding:
+        names = [f.attname for f in _concrete_fields(sender)]
+        before = sender._base_manager.filter(pk=instance.pk).values(*names).first()
+        if before is not None:
+            before = {k: _plain(v) for k, v in before.items()}
+    instance._audit_before = before
+
+
+def _post_save(sender, instance, created, raw=False, **kwargs):
+    if raw or not is_audited(sender):
+        return
+    after = snapshot(instance)
+    before = getattr(instance, "_audit_before", None)
+    instance._audit_before = None
+    if created or before is None:
+        changes = {k: [None, _masked(k, v)] for k, v in after.items() if v not in (None, "")}
+        write("create", instance, changes)
+        return
+    changes = {
+        k: [_masked(k, before.get(k)), _masked(k, v)]
+        for k, v in after.items()
+        if before.get(k) != v and k not in IGNORED_FIELDS
+    }
+    if changes:
+        write("update", instance, changes)
+
+
+def _post_delete(sender, instance, **kwargs):
+    if not is_audited(sender):
+        return
+    before = snapshot(instance)
+    changes = {k: [_masked(k, v), None] for k, v in before.items() if v not in (None, "")}
+    write("delete", instance, changes)
+
+
+def _m2m_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+    owner = type(instance)
+    if reverse or not is_audited(owner):
+        return
+    field_name = next(
+        (f.name for f in owner._meta.many_to_many if f.remote_field.through is sender), None
+    )
+    if field_name is None:
+        return
+    manager = getattr(instance, field_name)
+    if action in {"pre_add", "pre_remove", "pre_clear"}:
+        instance._audit_m2m_before = sorted(manager.values_list("pk", flat=True))
+    elif action in {"post_add", "post_remove", "post_clear"}:
+        before = getattr(instance, "_audit_m2m_before", [])
+        after = sorted(manager.values_list("pk", flat=True))
+        if before != after:
+            write("update", instance, {field_name: [before, after]})
+
+
+def record_bulk(model, count: int, *, org_id: int | None = None, note: str = "") -> None:
+    """One entry for a bulk insert (demo data, large imports) that bypassed model signals."""
+    from autocrm.core.models import AuditLog
+
+    ctx = current()
+    AuditLog.objects.create(
+        org_id=org_id or ctx.org_id,
+        user_id=ctx.user_id,
+        user_label=ctx.user_label,
+        source=ctx.source,
+        ip=ctx.ip,
+        request_id=ctx.request_id,
+        action="create",
+        object_type=model_label(model),
+        object_id="*",
+        object_repr=f"{count} × {model._meta.verbose_name}",
+        changes={"count": [None, count], "note": [None, note]}
+        if note
+        else {"count": [None, count]},
+    )
+
+
+def connect() -> None:
+    pre_save.connect(_pre_save, dispatch_uid="autocrm_audit_pre_save")
+    post_save.connect(_post_save, dispatch_uid="autocrm_audit_post_save")
+    post_delete.connect(_post_delete, dispatch_uid="autocrm_audit_post_delete")
+    m2m_changed.connect(_m2m_changed, dispatch_uid="autocrm_audit_m2m")

@@ -1,0 +1,32 @@
+"""Navigation of the signed-in user's roles, built once per request."""
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+NAV = [
+    ("home", _("Home"), "home.view"),
+    ("store_list", _("Stores"), "store.view"),
+    ("staff_list", _("Staff"), "staff.view"),
+    ("audit_list", _("Audit log"), "audit.view"),
+    ("job_list", _("Jobs"), "jobs.view"),
+]
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    current = getattr(getattr(request, "resolver_match", None), "url_name", "") or ""
+    items = []
+    for name, label, capability in NAV:
+        if user.can(capability):
+            prefix = name.split("_")[0]
+            items.append(
+                {
+                    "url": reverse(name),
+                    "label": label,
+                    "key": prefix,
+                    "active": current == name or (prefix != "home" and current.startswith(prefix)),
+                }
+            )
+    return {"nav_items": items}

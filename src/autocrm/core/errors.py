@@ -1,0 +1,42 @@
+"""Business errors raised by services and turned into pages or JSON at the edge."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+
+class ServiceError(Exception):
+    status = 400
+    code = "bad_request"
+    default_message = _("The request could not be processed.")
+
+    def __init__(self, message=None, *, fields: dict | None = None, code: str | None = None):
+        self.message = message or self.default_message
+        self.fields = fields or {}
+        if code:
+            self.code = code
+        super().__init__(str(self.message))
+
+
+class Invalid(ServiceError):
+    status = 422
+    code = "invalid"
+    default_message = _("Some fields are not valid.")
+
+
+class Forbidden(ServiceError):
+    status = 403
+    code = "forbidden"
+    default_message = _("You do not have permission to do this.")
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+    default_message = _("Not found.")
+
+
+class Conflict(ServiceError):
+    status = 409
+    code = "conflict"
+    default_message = _("This conflicts with an existing record.")

@@ -1,0 +1,74 @@
+"""Request-level safety: body size limit, security headers, and the audit context."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from autocrm.core import audit
+
+security_log = logging.getLogger("autocrm.security")
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def wants_json(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over the limit before anything reads them (413, JSON for the API)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.AUTOCRM_MAX_BODY_BYTES
+        if length > limit:
+            security_log.warning(
+                "oversized body refused path=%s bytes=%s ip=%s",
+                request.path,
+                length,
+                client_ip(request),
+            )
+            message = _("The request is too large (limit %(mb).1f MB).") % {"mb": limit / 1048576}
+            if wants_json(request):
+                return JsonResponse(
+                    {"code": "too_large", "message": message, "fields": {}}, status=413
+                )
+            return render(request, "error.html", {"title": message, "status": 413}, status=413)
+        return self.get_response(request)
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        response.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
+        return response
+
+
+class AuditContextMiddleware:
+    """Every change made while handling a request is attributed to its user, source and IP."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        source = "api" if request.path.startswith("/api/") else "web"
+        with audit.audit_context(source=source, ip=client_ip(request)):
+            audit.set_user(request.user)
+            return self.get_response(request)

@@ -1,0 +1,34 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from autocrm.api import api
+from autocrm.core import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/", views.account, name="account"),
+    path("account/password/", views.PasswordChangeView.as_view(), name="password_change"),
+    path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+    path("language/", views.set_language, name="set_language"),
+    path("stores/", views.store_list, name="store_list"),
+    path("stores/new/", views.store_create, name="store_create"),
+    path("stores/<int:pk>/", views.store_detail, name="store_detail"),
+    path("stores/<int:pk>/edit/", views.store_edit, name="store_edit"),
+    path("regions/", views.region_list, name="region_list"),
+    path("staff/", views.staff_list, name="staff_list"),
+    path("staff/new/", views.staff_create, name="staff_create"),
+    path("staff/<int:pk>/", views.staff_edit, name="staff_edit"),
+    path("staff/<int:pk>/active/", views.staff_set_active, name="staff_set_active"),
+    path("audit/", views.audit_list, name="audit_list"),
+    path("jobs/", views.job_list, name="job_list"),
+    path("search/", views.search, name="search"),
+    path("healthz", views.healthz, name="healthz"),
+    path("api/v1/", api.urls),
+]
+
+handler400 = "autocrm.core.views.error_400"
+handler403 = "autocrm.core.views.error_403"
+handler404 = "autocrm.core.views.error_404"
+handler500 = "autocrm.core.views.error_500"
