@@ -95,6 +95,8 @@ def on_not_found(request, exc):
 
 @api.exception_handler(HttpError)
 def on_http_error(request, exc: HttpError):
+    if exc.status_code == 400:
+        return error(request, 400, "malformed", _("The request body is not valid JSON."))
     return error(request, exc.status_code, "error", str(exc))
 
 

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-DESCRIPTION = """AutoCRM 汽车后市场客户管理系统 — customers, vehicles and visits for car service shops.
+DESCRIPTION = """AutoCRM 汽车后市场客户管理系统 — customers, cars and visits for car service shops.
 
 命令 / commands:
   serve        启动网站和后台任务（生产模式，gunicorn）/ run web server and worker (production)

@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "autocrm.core.middleware.AuditContextMiddleware",
+    "autocrm.core.middleware.ServiceErrorMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 

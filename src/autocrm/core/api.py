@@ -8,7 +8,7 @@ import logging
 from axes.exceptions import AxesBackendPermissionDenied
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.security import HttpBearer
 
 from autocrm.core import audit, selectors, services
@@ -222,7 +222,7 @@ def issue_token(request, payload: TokenIn):
     request.user = user
     with audit.audit_context(user=user):
         token, raw = services.create_api_token(user, payload.name)
-    return 201, {"token": raw, "token_info": token}
+    return Status(201, {"token": raw, "token_info": token})
 
 
 @router.get("/me", response=MeOut, tags=["auth"])
@@ -248,7 +248,7 @@ def list_tokens(request):
 @router.post("/tokens", response={201: NewTokenOut}, tags=["auth"])
 def create_token(request, payload: TokenCreateIn):
     token, raw = services.create_api_token(request.user, payload.name)
-    return 201, {"token": raw, "token_info": token}
+    return Status(201, {"token": raw, "token_info": token})
 
 
 @router.delete("/tokens/{token_id}", response=TokenOut, tags=["auth"])
@@ -266,7 +266,7 @@ def list_regions(request, cursor: str | None = None, limit: int = 50):
 
 @router.post("/regions", response={201: RegionOut}, tags=["stores"])
 def create_region(request, payload: RegionIn):
-    return 201, services.create_region(request.user, **payload.dict())
+    return Status(201, services.create_region(request.user, **payload.dict()))
 
 
 @router.get("/stores", response=StorePage, tags=["stores"])
@@ -283,7 +283,7 @@ def get_store(request, store_id: int):
 
 @router.post("/stores", response={201: StoreOut}, tags=["stores"])
 def create_store(request, payload: StoreIn):
-    return 201, services.create_store(request.user, **payload.dict())
+    return Status(201, services.create_store(request.user, **payload.dict()))
 
 
 @router.patch("/stores/{store_id}", response=StoreOut, tags=["stores"])
@@ -325,7 +325,7 @@ def get_staff(request, staff_id: int):
 @router.post("/staff", response={201: StaffOut}, tags=["staff"])
 def create_staff(request, payload: StaffIn):
     staff = services.create_staff(request.user, **payload.dict())
-    return 201, staff_out(request.user, staff)
+    return Status(201, staff_out(request.user, staff))
 
 
 @router.patch("/staff/{staff_id}", response=StaffOut, tags=["staff"])
@@ -387,8 +387,8 @@ class SearchOut(Schema):
 
 
 @router.get("/search", response=SearchOut, tags=["search"])
-def search(request, q: str = Field("", max_length=100)):
-    found = selectors.search(request.user, q)
+def search(request, q: str = ""):
+    found = selectors.search(request.user, q[:100])
     return {
         "stores": found["stores"],
         "staff": [staff_out(request.user, s) for s in found["staff"]],

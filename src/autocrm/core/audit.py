@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import datetime
 import decimal
+import functools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -63,6 +64,20 @@ def audit_context(source: str | None = None, user=None, ip: str | None = None) -
         yield
     finally:
         _current.reset(token)
+
+
+def by_actor(fn):
+    """For services whose first argument is the acting user: changes inside are attributed to
+    that user when no one is attributed yet (scripts, tasks, tests calling services directly)."""
+
+    @functools.wraps(fn)
+    def wrapper(actor, *args, **kwargs):
+        if current().user_id is None and getattr(actor, "is_authenticated", False):
+            with audit_context(user=actor):
+                return fn(actor, *args, **kwargs)
+        return fn(actor, *args, **kwargs)
+
+    return wrapper
 
 
 def set_user(user) -> None:

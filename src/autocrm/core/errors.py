@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 
@@ -30,7 +31,9 @@ class Forbidden(ServiceError):
     default_message = _("You do not have permission to do this.")
 
 
-class NotFound(ServiceError):
+class NotFound(ServiceError, Http404):
+    """Also an Http404, so pages and the API answer 404 without special handling."""
+
     status = 404
     code = "not_found"
     default_message = _("Not found.")

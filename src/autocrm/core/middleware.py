@@ -72,3 +72,21 @@ class AuditContextMiddleware:
         with audit.audit_context(source=source, ip=client_ip(request)):
             audit.set_user(request.user)
             return self.get_response(request)
+
+
+class ServiceErrorMiddleware:
+    """A service's refusal that a page did not handle becomes a page with the right status."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from autocrm.core.errors import ServiceError
+
+        if not isinstance(exception, ServiceError) or wants_json(request):
+            return None
+        context = {"title": str(exception.message), "status": exception.status}
+        return render(request, "error.html", context, status=exception.status)

@@ -214,6 +214,14 @@ class ApiToken(models.Model):
         return self.revoked_at is None
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("audit log entries are append-only")
+
+    def delete(self):
+        raise PermissionError("audit log entries are append-only")
+
+
 class AuditLog(models.Model):
     """Append-only record of every create, update and delete. No foreign keys, so history
     outlives the rows it describes and a delete elsewhere never rewrites it."""
@@ -247,6 +255,8 @@ class AuditLog(models.Model):
     object_id = models.CharField(_("object id"), max_length=40, db_index=True)
     object_repr = models.CharField(_("object"), max_length=200)
     changes = models.JSONField(_("changes"), default=dict)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit entry")

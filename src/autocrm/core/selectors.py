@@ -6,9 +6,9 @@ import datetime
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404
 from django.utils import timezone
 
+from autocrm.core.errors import NotFound
 from autocrm.core.models import ApiToken, AuditLog, JobRun, Region, Store, User
 from autocrm.core.scoping import is_org_wide, scoped, store_ids
 
@@ -17,10 +17,10 @@ def _get(queryset: QuerySet, pk) -> object:
     try:
         pk = int(pk)
     except (TypeError, ValueError):
-        raise Http404 from None
+        raise NotFound from None
     obj = queryset.filter(pk=pk).first()
     if obj is None:
-        raise Http404
+        raise NotFound
     return obj
 
 

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from autocrm.core import scoping
+from autocrm.core import audit, scoping
 from autocrm.core.errors import Conflict, Forbidden, Invalid, NotFound
 from autocrm.core.models import ApiToken, Organization, Region, Role, Store, User
 from autocrm.core.roles import HQ_ADMIN, grantable_roles
@@ -44,6 +44,7 @@ def _validation_message(fn, value) -> str | None:
 # --- regions and stores -------------------------------------------------------------------
 
 
+@audit.by_actor
 @transaction.atomic
 def create_region(actor: User, *, name: str, code: str) -> Region:
     require(actor, "region.manage")
@@ -106,6 +107,7 @@ def _clean_store(actor: User, data: dict, *, store: Store | None) -> dict:
     return clean
 
 
+@audit.by_actor
 @transaction.atomic
 def create_store(actor: User, **data) -> Store:
     require(actor, "store.manage")
@@ -113,6 +115,7 @@ def create_store(actor: User, **data) -> Store:
     return Store.objects.create(org_id=actor.org_id, **clean)
 
 
+@audit.by_actor
 @transaction.atomic
 def update_store(actor: User, store: Store, **data) -> Store:
     require(actor, "store.manage")
@@ -175,6 +178,7 @@ def _apply_links(staff: User, roles, store_ids, region_ids) -> None:
     scoping.forget(staff)
 
 
+@audit.by_actor
 @transaction.atomic
 def create_staff(
     actor: User,
@@ -234,6 +238,7 @@ def _check_can_manage(actor: User, staff: User) -> None:
         raise Forbidden(_("You cannot change someone whose role is at or above your own."))
 
 
+@audit.by_actor
 @transaction.atomic
 def update_staff(
     actor: User,
@@ -280,6 +285,7 @@ def update_staff(
     return staff
 
 
+@audit.by_actor
 @transaction.atomic
 def set_staff_active(actor: User, staff: User, active: bool) -> User:
     """Deactivated staff can no longer sign in or use tokens; their history stays."""
@@ -298,6 +304,7 @@ def set_staff_active(actor: User, staff: User, active: bool) -> User:
     return staff
 
 
+@audit.by_actor
 @transaction.atomic
 def set_language(user: User, language: str) -> None:
     if user.is_authenticated and user.language != language:
@@ -312,6 +319,7 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+@audit.by_actor
 @transaction.atomic
 def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
     """Returns the token row and the secret, which is shown once and never stored."""
@@ -327,6 +335,7 @@ def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
     return token, raw
 
 
+@audit.by_actor
 @transaction.atomic
 def revoke_api_token(user: User, token_id: int) -> ApiToken:
     token = ApiToken.objects.filter(user=user, pk=token_id).first()
