@@ -178,13 +178,13 @@ class TestAppendOnly:
     def test_database_guard_installed(self, world):
         """PostgreSQL refuses DELETE too; SQLite has the UPDATE trigger (test flushes delete)."""
         if connection.vendor == "postgresql":
-            with pytest.raises(DatabaseError), transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute("DELETE FROM core_auditlog")
+            with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cur:
+                cur.execute("DELETE FROM core_auditlog")
         else:
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='core_auditlog'"
+                    "SELECT name FROM sqlite_master "
+                    "WHERE type='trigger' AND tbl_name='core_auditlog'"
                 )
                 assert [row[0] for row in cursor.fetchall()] == ["core_auditlog_no_update"]
 

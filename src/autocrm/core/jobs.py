@@ -59,10 +59,10 @@ def _record(signal, task, exc=None):
             retries_left=task.retries,
         )
         return
-    status = {
-        signals.SIGNAL_COMPLETE: JobRun.Status.COMPLETE,
-        signals.SIGNAL_RETRYING: JobRun.Status.RETRYING,
-    }.get(signal, JobRun.Status.ERROR)
+    if signal == signals.SIGNAL_COMPLETE:
+        status = JobRun.Status.COMPLETE
+    else:  # error or timeout; a retry follows while retries remain
+        status = JobRun.Status.RETRYING if task.retries else JobRun.Status.ERROR
     error = f"{type(exc).__name__}: {exc}"[:2000] if exc else ""
     run = JobRun.objects.filter(task_id=task.id, status=JobRun.Status.RUNNING).last()
     if run is None:
@@ -89,9 +89,10 @@ def _on_complete(signal, task, *args, **kwargs):
     _record(signal, task)
 
 
-@HUEY.signal(signals.SIGNAL_ERROR, signals.SIGNAL_RETRYING, signals.SIGNAL_TIMEOUT)
+@HUEY.signal(signals.SIGNAL_ERROR, signals.SIGNAL_TIMEOUT)
 def _on_error(signal, task, exc=None, *args, **kwargs):
-    _record(signal, task, exc)
+    # huey also sends SIGNAL_RETRYING for the same attempt; this handler already recorded it.
+    _record(signal, task, exc or TimeoutError("task timed out"))
 
 
 def beat(worker: str = WORKER_NAME) -> None:

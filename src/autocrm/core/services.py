@@ -20,6 +20,7 @@ from autocrm.core.roles import HQ_ADMIN, grantable_roles
 from autocrm.core.validators import normalize_mobile, normalize_text, validate_code, validate_mobile
 
 TOKEN_PREFIX = "acrm_"
+MAX_ACTIVE_TOKENS = 20
 
 
 def require(user: User, capability: str) -> None:
@@ -326,8 +327,11 @@ def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
     if not (user.is_authenticated and user.is_active):
         raise Forbidden()
     name = normalize_text(name)[:60] or _("API token")
-    if user.api_tokens.filter(revoked_at__isnull=True).count() >= 20:
-        raise Conflict(_("You already have 20 active tokens; revoke one first."))
+    if user.api_tokens.filter(revoked_at__isnull=True).count() >= MAX_ACTIVE_TOKENS:
+        raise Conflict(
+            _("You already have %(limit)d active tokens; revoke one first.")
+            % {"limit": MAX_ACTIVE_TOKENS}
+        )
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user, name=name, prefix=raw[: len(TOKEN_PREFIX) + 6], key_hash=hash_token(raw)

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -87,9 +88,12 @@ class LoginView(auth_views.LoginView):
 def lockout_response(request, original_response=None, credentials=None):
     """Shown by django-axes when a username is locked after repeated failures."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    message = _(
+    message = ngettext(
+        "Too many failed sign-ins. This account is locked for %(minutes)d minute; "
+        "try again later or ask a manager to help.",
         "Too many failed sign-ins. This account is locked for %(minutes)d minutes; "
-        "try again later or ask a manager to help."
+        "try again later or ask a manager to help.",
+        minutes,
     ) % {"minutes": minutes}
     username = (credentials or {}).get("username", "")
     security_log.warning(
