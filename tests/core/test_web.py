@@ -315,3 +315,21 @@ class TestHealthAndJobs:
         assert statuses == ["retrying", "retrying", "complete"]
         page = client_for(world.hq).get("/jobs/")
         assert dict(page.context["count_rows"])[JobRun.Status.RETRYING.label] == 2
+
+
+def test_manager_edits_own_name_without_touching_roles(world):
+    client = client_for(world.manager_a1)
+    response = client.post(
+        f"/staff/{world.manager_a1.pk}/",
+        {
+            "full_name": "新店长",
+            "phone": "13611112222",
+            "roles": ["technician"],
+            "scope": "store",
+            "stores": [world.a1.pk],
+        },
+    )
+    assert response.status_code == 302
+    world.manager_a1.refresh_from_db()
+    assert world.manager_a1.full_name == "新店长"
+    assert world.manager_a1.role_codes() == {"store_manager"}

@@ -313,6 +313,9 @@ def _staff_form_page(request, staff=None):
                     user, username=data["username"], password=data["password"], **common
                 )
                 messages.success(request, _("%(name)s can now sign in.") % {"name": staff})
+            elif staff.pk == user.pk:  # one's own roles and stores are changed by another manager
+                services.update_staff(user, staff, full_name=data["full_name"], phone=data["phone"])
+                messages.success(request, _("%(name)s saved.") % {"name": staff})
             else:
                 services.update_staff(user, staff, **common)
                 messages.success(request, _("%(name)s saved.") % {"name": staff})
