@@ -53,7 +53,7 @@ run: setup
 
 test: setup
 	@if [ -x /usr/bin/chromium ]; then \
-		AUTOCRM_TESTING=1 DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/pytest $(PYTEST_ARGS); \
+		AUTOCRM_TESTING=1 $(BIN)/pytest $(PYTEST_ARGS); \
 	else \
 		echo "Browser tests need Debian's Chromium: apt-get install -y chromium fonts-noto-cjk"; \
 		echo "Running every other test now; the browser tests (tests/e2e) are NOT run."; \
@@ -64,7 +64,7 @@ test-unit: setup
 	AUTOCRM_TESTING=1 $(BIN)/pytest --ignore=tests/e2e $(PYTEST_ARGS)
 
 e2e: setup
-	AUTOCRM_TESTING=1 DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+	AUTOCRM_TESTING=1 $(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/run.py

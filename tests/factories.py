@@ -53,7 +53,7 @@ def staff(
     )
     user.set_password(PASSWORD)
     user.save()
-    user.roles.set(Role.objects.filter(code__in=roles))
+    user.roles.set(Role.objects.ensure(roles))
     user.stores.set(stores)
     user.regions.set(regions)
     return user

@@ -38,7 +38,14 @@ def env(tmp_path: Path) -> dict:
     base = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "AUTOCRM_TESTING", "DJANGO_SETTINGS_MODULE"}
+        if k
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "AUTOCRM_TESTING",
+            "DJANGO_SETTINGS_MODULE",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        }
     }
     base.update(AUTOCRM_VAR=str(tmp_path / "var"), AUTOCRM_HUEY_IMMEDIATE="0")
     return base

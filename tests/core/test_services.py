@@ -246,3 +246,13 @@ def test_create_admin_first_start(db):
         services.create_admin(
             org_name="x", org_code="mine", username="boss", password=GOOD_PASSWORD
         )
+
+
+def test_roles_assigned_even_if_lookup_rows_were_removed(world):
+    """Role rows are a lookup of a fixed set: losing them (a flush, a restore) breaks nothing."""
+    from autocrm.core.models import Role
+
+    Role.objects.filter(code="technician").delete()
+    staff = new_staff(world.manager_a1, store_ids=[world.a1.pk])
+    assert staff.role_codes() == {"technician"}
+    assert Role.objects.filter(code="technician").count() == 1

@@ -20,6 +20,7 @@ from autocrm.core.roles import (
     HQ_ADMIN,
     MARKETING,
     REGION_MANAGER,
+    ROLE_CODES,
     SALES,
     SERVICE_ADVISOR,
     STORE_MANAGER,
@@ -123,7 +124,7 @@ def load_demo(scale: str = "small") -> DemoResult:
     fake = Faker("zh_CN")
     fake.seed_instance(SEED)
     password = make_password(DEMO_PASSWORD)
-    roles = {r.code: r for r in Role.objects.all()}
+    roles = {r.code: r for r in Role.objects.ensure(ROLE_CODES)}
 
     org = Organization.objects.create(name=ORG_NAME, code=ORG_CODE)
     plan = list(_store_plan(SCALES[scale], rng))

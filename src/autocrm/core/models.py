@@ -97,6 +97,16 @@ class Store(TimeStampedModel):
         return self.name
 
 
+class RoleManager(models.Manager):
+    def ensure(self, codes) -> list[Role]:
+        """Rows for these role codes, created if missing (the set is fixed; rows are a lookup)."""
+        codes = set(codes)
+        found = {r.code: r for r in self.filter(code__in=codes)}
+        for code in sorted(codes - set(found)):
+            found[code] = self.get_or_create(code=code)[0]
+        return [found[c] for c in sorted(codes)]
+
+
 class Role(models.Model):
     """The fixed set of roles; rows exist so staff can be queried by role in SQL."""
 
@@ -104,6 +114,8 @@ class Role(models.Model):
     scope_store = None
 
     code = models.CharField(_("code"), max_length=30, unique=True, choices=ROLE_CHOICES)
+
+    objects = RoleManager()
 
     class Meta:
         verbose_name = _("role")

@@ -173,7 +173,7 @@ def _check_grant(actor: User, roles: Iterable[str], scope: str, store_ids, regio
 
 
 def _apply_links(staff: User, roles, store_ids, region_ids) -> None:
-    staff.roles.set(Role.objects.filter(code__in=roles))
+    staff.roles.set(Role.objects.ensure(roles))
     staff.stores.set(store_ids)
     staff.regions.set(region_ids)
     scoping.forget(staff)
@@ -374,5 +374,5 @@ def create_admin(
     validate_password(password, user)
     user.set_password(password)
     user.save()
-    user.roles.set(Role.objects.filter(code=HQ_ADMIN))
+    user.roles.set(Role.objects.ensure([HQ_ADMIN]))
     return user
