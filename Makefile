@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Byte-compile at install: every process then starts without compiling Django (readiness).
+export UV_COMPILE_BYTECODE := 1
 
 UV := $(shell command -v uv 2>/dev/null)
 ifeq ($(UV),)

@@ -77,7 +77,7 @@ def cmd_serve(args) -> int:
         "--workers",
         str(args.workers),
         "--worker-class",
-        "gthread",
+        args.worker_class,
         "--threads",
         str(args.threads),
         "--preload",
@@ -288,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
             type=int,
             default=4,
             help="每个进程的线程数 / threads per web process (default 4)",
+        )
+        p.add_argument(
+            "--worker-class",
+            choices=["gthread", "sync"],
+            default="gthread",
+            help="网站进程类型 / gunicorn worker class (gthread copes with slow phones)",
         )
         p.add_argument(
             "--no-worker",

@@ -180,11 +180,14 @@ StorePage, StaffPage, AuditPage, RegionPage = (
 
 
 def staff_out(viewer: User, staff: User) -> dict:
-    phone = (
-        staff.phone
-        if (viewer.pk == staff.pk or viewer.can("staff.phone"))
-        else mask_mobile(staff.phone)
-    )
+    roles = sorted(r.code for r in staff.roles.all())
+    if viewer.pk == staff.pk:
+        phone = staff.phone
+        staff._role_codes = frozenset(roles)  # the viewer's own roles: no second query
+    elif viewer.can("staff.phone"):
+        phone = staff.phone
+    else:
+        phone = mask_mobile(staff.phone)
     return {
         "id": staff.pk,
         "username": staff.username,
@@ -192,7 +195,7 @@ def staff_out(viewer: User, staff: User) -> dict:
         "phone": phone,
         "is_active": staff.is_active,
         "scope": staff.scope,
-        "roles": sorted(r.code for r in staff.roles.all()),
+        "roles": roles,
         "store_ids": sorted(s.pk for s in staff.stores.all()),
         "region_ids": sorted(r.pk for r in staff.regions.all()),
     }

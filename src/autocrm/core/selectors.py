@@ -35,6 +35,13 @@ def visible_stores(user: User, *, q: str = "", region_id=None, active=None) -> Q
     return qs.order_by("code")
 
 
+def store_count(user: User) -> int:
+    """Stores in scope; for store and region staff the ids are already known."""
+    if is_org_wide(user):
+        return scoped(Store.objects.all(), user).count()
+    return len(store_ids(user))
+
+
 def get_store(user: User, pk) -> Store:
     return _get(visible_stores(user), pk)
 
@@ -62,6 +69,11 @@ def visible_staff(
     return qs.distinct().prefetch_related("roles", "stores", "regions").order_by("username")
 
 
+def staff_count(user: User) -> int:
+    """Active staff in scope, counted without loading or de-duplicating whole rows."""
+    return scoped(User.objects.filter(is_active=True), user).values("pk").distinct().count()
+
+
 def get_staff(user: User, pk) -> User:
     return _get(visible_staff(user), pk)
 
@@ -73,7 +85,7 @@ def user_tokens(user: User) -> QuerySet[ApiToken]:
 def token_user(key_hash: str) -> User | None:
     """The active user behind an API token, or None (revoked, unknown, deactivated)."""
     token = (
-        ApiToken.objects.select_related("user")
+        ApiToken.objects.select_related("user", "user__org")
         .filter(key_hash=key_hash, revoked_at__isnull=True, user__is_active=True)
         .first()
     )

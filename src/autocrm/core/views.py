@@ -144,11 +144,11 @@ def home(request):
     user = request.user
     context = {
         "my_stores": list(selectors.visible_stores(user)[:12]),
-        "store_count": selectors.visible_stores(user).count(),
+        "store_count": selectors.store_count(user),
         "roles": [label for code, label in ROLE_CHOICES if user.has_role(code)],
     }
     if user.can("staff.view"):
-        context["staff_count"] = selectors.visible_staff(user, active=True).count()
+        context["staff_count"] = selectors.staff_count(user)
     if user.can("audit.view"):
         today = timezone.localdate()
         context["changes_today"] = selectors.audit_entries(
