@@ -235,3 +235,14 @@ def test_openapi_docs_served_locally(world):
     assert {"/api/v1/auth/token", "/api/v1/me", "/api/v1/stores"} <= set(paths)
     docs = client.get("/api/v1/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle" in docs and "cdn" not in docs.lower()
+
+
+def test_jobs_endpoint_for_hq_only(world):
+    from autocrm.core import jobs
+
+    jobs.beat("w1")
+    jobs.selfcheck()
+    body = as_user(world.hq).get("/api/v1/jobs").json()
+    assert body["worker"]["ok"] is True
+    assert body["runs"][0]["name"].endswith("selfcheck") and body["counts_24h"]["complete"] == 1
+    assert_error(as_user(world.manager_a1).get("/api/v1/jobs"), 403)

@@ -273,6 +273,7 @@ class TestHealthAndJobs:
         assert response.status_code == 200
         body = response.json()
         assert body["database"]["ok"] and body["worker"]["ok"]
+        assert "test-worker" not in response.content.decode()
 
     def test_healthz_503_without_worker(self, world):
         response = Client().get("/healthz")

@@ -384,6 +384,42 @@ def list_audit(
     return paginate(selectors.audit_entries(request.user, f), cursor, limit, descending=True)
 
 
+class JobRunOut(Schema):
+    id: int
+    task_id: str
+    name: str
+    status: str
+    started_at: datetime.datetime
+    finished_at: datetime.datetime | None
+    retries_left: int
+    error: str
+
+
+class WorkerOut(Schema):
+    ok: bool
+    last_seen: str | None
+    age_seconds: float | None = None
+
+
+class JobsOut(Schema):
+    worker: WorkerOut
+    counts_24h: dict[str, int]
+    runs: list[JobRunOut]
+
+
+@router.get("/jobs", response=JobsOut, tags=["jobs"])
+def list_jobs(request, limit: int = 100):
+    """The jobs page's data: worker heartbeat, last day's counts and recent runs (HQ admins)."""
+    from autocrm.core import jobs
+
+    services.require(request.user, "jobs.view")
+    return {
+        "worker": jobs.worker_status(),
+        "counts_24h": selectors.job_counts(24),
+        "runs": list(selectors.recent_jobs(max(1, min(limit, 500)))),
+    }
+
+
 class SearchOut(Schema):
     stores: list[StoreOut]
     staff: list[StaffOut]

@@ -461,6 +461,7 @@ def healthz(request):
     except Exception:  # noqa: BLE001 - any database failure means unhealthy
         db_ok = False
     worker = jobs.worker_status() if db_ok else {"ok": False, "last_seen": None}
+    worker.pop("worker", None)  # public endpoint: no host names or process ids
     ok = db_ok and worker["ok"]
     body = {
         "status": "ok" if ok else "degraded",
