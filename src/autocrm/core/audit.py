@@ -80,6 +80,11 @@ def by_actor(fn):
     return wrapper
 
 
+def enter(source: str) -> None:
+    """Start a fresh context in the current thread (a worker thread picking up a task)."""
+    _current.set(AuditContext(source=source))
+
+
 def set_user(user) -> None:
     """Attach the authenticated user to the current context (used once auth has run)."""
     ctx = current()

@@ -177,7 +177,7 @@ def load_demo(scale: str = "small") -> DemoResult:
     if len(stores) > 1:
         for i, _region in enumerate(region_rows):
             add(f"region{i + 1}", [REGION_MANAGER], User.Scope.REGION, region_idx=[i])
-    for s_idx, _store in enumerate(stores):
+    for s_idx, store in enumerate(stores):
         for role, count in STORE_STAFF:
             for k in range(1, count + 1):
                 if s_idx == 0 and k == 1 and role in (STORE_MANAGER, SERVICE_ADVISOR, TECHNICIAN):
@@ -195,7 +195,7 @@ def load_demo(scale: str = "small") -> DemoResult:
                     }[role]
                     username = f"s{s_idx + 1:03d}-{short}{k}"
                 add(username, [role], User.Scope.STORE, store_idx=[s_idx])
-        if _store.kind == "dealer":
+        if store.kind == "dealer":
             add(f"s{s_idx + 1:03d}-sales1", [SALES], User.Scope.STORE, store_idx=[s_idx])
 
     users = User.objects.bulk_create(users, batch_size=500)

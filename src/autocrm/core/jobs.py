@@ -47,7 +47,13 @@ def _fresh_connection() -> None:
         close_old_connections()
 
 
+# The heartbeat runs every minute; its freshness is the worker status, not a job worth listing.
+UNRECORDED = {"autocrm.core.jobs.heartbeat"}
+
+
 def _record(signal, task, exc=None):
+    if task.name in UNRECORDED:
+        return
     _fresh_connection()
     now = timezone.now()
     if signal == signals.SIGNAL_EXECUTING:
@@ -77,6 +83,13 @@ def _record(signal, task, exc=None):
         )
     else:
         JobRun.objects.filter(pk=run.pk).update(status=status, finished_at=now, error=error)
+
+
+@HUEY.pre_execute()
+def _attribute_to_task(task):
+    """Worker threads do not inherit the command's context: mark every task's changes."""
+    if not HUEY.immediate:
+        audit.enter(source="task")
 
 
 @HUEY.signal(signals.SIGNAL_EXECUTING)
