@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Val
 from autocrm.core.api import BearerAuth
 from autocrm.core.api import router as core_router
 from autocrm.core.errors import ServiceError
+from autocrm.customers.api import router as customers_router
 
 log = logging.getLogger("autocrm.api")
 security_log = logging.getLogger("autocrm.security")
@@ -31,16 +32,14 @@ api = NinjaAPI(
 )
 
 
-def error(request, status: int, code: str, message, fields: dict | None = None):
-    return api.create_response(
-        request,
-        {
-            "code": code,
-            "message": str(message),
-            "fields": {k: str(v) for k, v in (fields or {}).items()},
-        },
-        status=status,
-    )
+def error(request, status: int, code: str, message, fields: dict | None = None, extra=None):
+    body = {
+        "code": code,
+        "message": str(message),
+        "fields": {k: str(v) for k, v in (fields or {}).items()},
+    }
+    body.update(extra or {})  # e.g. "existing_id" of the record a duplicate collides with
+    return api.create_response(request, body, status=status)
 
 
 def _field_name(loc) -> str:
@@ -67,7 +66,7 @@ def on_validation(request, exc: ValidationError):
 
 @api.exception_handler(ServiceError)
 def on_service_error(request, exc: ServiceError):
-    return error(request, exc.status, exc.code, exc.message, exc.fields)
+    return error(request, exc.status, exc.code, exc.message, exc.fields, exc.extra)
 
 
 @api.exception_handler(AuthenticationError)
@@ -109,3 +108,4 @@ def on_unexpected(request, exc):
 
 
 api.add_router("/", core_router)
+api.add_router("/", customers_router)

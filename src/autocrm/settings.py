@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "ninja",
     "huey.contrib.djhuey",
     "autocrm.core",
+    "autocrm.customers",
 ]
 
 MIDDLEWARE = [

@@ -11,6 +11,7 @@ from django.db import DatabaseError, connection, transaction
 from autocrm.core import audit, services
 from autocrm.core.jobs import autocrm_task
 from autocrm.core.models import ApiToken, AuditLog, Organization, Region, Role, Store, User
+from tests import customer_factories as cf
 from tests import factories as f
 from tests.conftest import client_for
 
@@ -26,6 +27,19 @@ BUILDERS = {
         lambda w: services.create_api_token(w.manager_a1, "t")[0],
         {"name": "renamed"},
     ),
+    "customers.SourceChannel": (lambda w: cf.source(w.org), {"name": "抖音"}),
+    "customers.Tag": (lambda w: cf.tag(w.org), {"name": "注重品质"}),
+    "customers.Customer": (lambda w: cf.customer(w.a1), {"name": "李四"}),
+    "customers.Vehicle": (lambda w: cf.vehicle(cf.customer(w.a1)), {"color": "白"}),
+    "customers.Ownership": (
+        lambda w: cf.vehicle(cf.customer(w.a1)).ownerships.get(),
+        {"ended_at": "2026-01-01T00:00:00+00:00"},
+    ),
+    "customers.MileageReading": (
+        lambda w: cf.vehicle(cf.customer(w.a1), km=1000).mileage.get(),
+        {"note": "改"},
+    ),
+    "customers.Interaction": (lambda w: cf.interaction(cf.customer(w.a1)), {"summary": "改"}),
 }
 
 
@@ -41,7 +55,12 @@ def entries_for(obj, action):
 
 def test_exempt_models_are_only_the_log_tables():
     exempt = {m._meta.label for m in project_models() if not audit.is_audited(m)}
-    assert exempt == {"core.AuditLog", "core.JobRun", "core.WorkerHeartbeat"}
+    assert exempt == {
+        "core.AuditLog",
+        "core.JobRun",
+        "core.WorkerHeartbeat",
+        "customers.PlateKey",  # derived search index of Vehicle.plate
+    }
 
 
 def test_every_model_is_audited(world):

@@ -58,7 +58,7 @@ def demo(live_server, transactional_db) -> Demo:
     # The previous test's flush must have removed every sign-in failure and lockout.
     assert not AccessAttempt.objects.exists()
     assert not AccessFailureLog.objects.exists()
-    result = load_demo("chain")
+    result = load_demo("chain", extend=False)
     assert result.created
     stores = list(Store.objects.values_list("code", "pk", "name"))
     return Demo(

@@ -21,8 +21,9 @@ from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 PROJECT_PREFIX = "autocrm."
-# Log tables are not audited themselves: the audit log, and the worker's own bookkeeping.
-EXEMPT = {"core.AuditLog", "core.JobRun", "core.WorkerHeartbeat"}
+# Not audited: the log tables themselves, the worker's own bookkeeping, and search indexes
+# derived from audited rows (rebuilt from them, never edited).
+EXEMPT = {"core.AuditLog", "core.JobRun", "core.WorkerHeartbeat", "customers.PlateKey"}
 # Fields that change on their own (sign-in time, token use) are not worth an entry.
 IGNORED_FIELDS = {"last_login", "last_used_at", "updated_at"}
 SECRET_FIELDS = {"password", "key_hash"}

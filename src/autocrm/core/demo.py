@@ -114,7 +114,9 @@ def _store_plan(count: int, rng: random.Random):
 
 
 @transaction.atomic
-def load_demo(scale: str = "small") -> DemoResult:
+def load_demo(scale: str = "small", *, extend: bool = True) -> DemoResult:
+    """Load the demo org; ``extend=False`` skips the other areas' data (customers, …), for
+    tests that only need stores and staff."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}")
     result = DemoResult(scale=scale, created=False, logins=LOGINS)
@@ -215,7 +217,7 @@ def load_demo(scale: str = "small") -> DemoResult:
         batch_size=1000,
     )
     result.counts = {"regions": len(region_rows), "stores": len(stores), "staff": len(users)}
-    for loader in EXTENSIONS:
+    for loader in EXTENSIONS if extend else ():
         result.counts.update(loader(org=org, stores=stores, rng=rng, scale=scale) or {})
     for model, n in ((Region, len(region_rows)), (Store, len(stores)), (User, len(users))):
         audit.record_bulk(model, n, org_id=org.pk, note=f"demo data ({scale})")

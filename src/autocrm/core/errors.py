@@ -11,9 +11,17 @@ class ServiceError(Exception):
     code = "bad_request"
     default_message = _("The request could not be processed.")
 
-    def __init__(self, message=None, *, fields: dict | None = None, code: str | None = None):
+    def __init__(
+        self,
+        message=None,
+        *,
+        fields: dict | None = None,
+        code: str | None = None,
+        extra: dict | None = None,
+    ):
         self.message = message or self.default_message
         self.fields = fields or {}
+        self.extra = extra or {}  # e.g. the id of the existing record a duplicate collides with
         if code:
             self.code = code
         super().__init__(str(self.message))

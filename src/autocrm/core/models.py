@@ -245,6 +245,7 @@ class AuditLog(models.Model):
         CREATE = "create", _("Created")
         UPDATE = "update", _("Updated")
         DELETE = "delete", _("Deleted")
+        REVEAL = "reveal", _("Viewed personal data")
 
     class Source(models.TextChoices):
         WEB = "web", _("Web page")

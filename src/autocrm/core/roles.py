@@ -45,6 +45,12 @@ CAPABILITIES: dict[str, set[str]] = {
     "staff.manage": MANAGERS,
     "staff.phone": MANAGERS | {FINANCE},
     "audit.view": MANAGERS,
+    "customer.view": set(ROLE_CODES),
+    "customer.edit": OFFICE,
+    # Full mobile numbers: the people who call customers; others see 138****1234.
+    "customer.phone": MANAGERS | {SERVICE_ADVISOR, FRONT_DESK, SALES},
+    "customer.export": MANAGERS,
+    "customer.erase": {HQ_ADMIN},
     "jobs.view": {HQ_ADMIN},
 }
 

@@ -1,0 +1,354 @@
+"""Customers API: customers, vehicles, mileage, tags, notes and the 360° profile."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from ninja import Field, Router, Schema, Status
+
+from autocrm.core.pagination import paginate
+from autocrm.core.services import require
+from autocrm.core.validators import mask_mobile
+from autocrm.customers import selectors, services
+from autocrm.customers.models import Customer, Interaction, Tag
+
+router = Router(tags=["customers"])
+
+
+class TagOut(Schema):
+    id: int
+    name: str
+
+
+class TagIn(Schema):
+    name: str = Field(..., max_length=30)
+
+
+class CustomerOut(Schema):
+    id: int
+    kind: str
+    name: str
+    mobile: str
+    home_store_id: int
+    gender: str
+    birthday: datetime.date | None
+    wechat_id: str
+    other_contacts: str
+    source_id: int | None
+    referrer_id: int | None
+    level: str
+    tags: list[str]
+    notes: str
+    consent_sms: bool
+    consent_wechat: bool
+    visit_count: int
+    lifetime_spend: Decimal
+    last_visit_at: datetime.datetime | None
+    created_at: datetime.datetime
+
+
+class CustomerIn(Schema):
+    name: str = Field(..., max_length=100)
+    kind: str = "person"
+    mobile: str = Field("", max_length=30)
+    home_store_id: int | None = None
+    gender: str = ""
+    birthday: datetime.date | None = None
+    wechat_id: str = Field("", max_length=60)
+    other_contacts: str = Field("", max_length=200)
+    source_id: int | None = None
+    referrer_id: int | None = None
+    level: str = Field("", max_length=30)
+    notes: str = ""
+    tag_ids: list[int] = []
+
+
+class CustomerPatch(Schema):
+    name: str | None = Field(None, max_length=100)
+    kind: str | None = None
+    mobile: str | None = Field(None, max_length=30)
+    home_store_id: int | None = None
+    gender: str | None = None
+    birthday: datetime.date | None = None
+    wechat_id: str | None = Field(None, max_length=60)
+    other_contacts: str | None = Field(None, max_length=200)
+    source_id: int | None = None
+    referrer_id: int | None = None
+    level: str | None = Field(None, max_length=30)
+    notes: str | None = None
+    tag_ids: list[int] | None = None
+
+
+class VehicleOut(Schema):
+    id: int
+    plate: str
+    vin: str
+    vin_check_ok: bool
+    owner_id: int | None
+    home_store_id: int
+    brand: str
+    model: str
+    model_year: int | None
+    fuel: str
+    color: str
+    engine_no: str
+    registered_on: datetime.date | None
+    purchased_on: datetime.date | None
+    insurer: str
+    insurance_expires_on: datetime.date | None
+    inspection_due_on: datetime.date | None
+    current_mileage: int | None
+    mileage_read_on: datetime.date | None
+
+
+class VehicleIn(Schema):
+    owner_id: int | None = None
+    home_store_id: int | None = None
+    plate: str = Field("", max_length=20)
+    plate_override: bool = False
+    vin: str = Field("", max_length=30)
+    confirm_vin: bool = False
+    brand: str = Field("", max_length=40)
+    model: str = Field("", max_length=60)
+    model_year: int | None = None
+    fuel: str = ""
+    color: str = Field("", max_length=20)
+    engine_no: str = Field("", max_length=30)
+    registered_on: datetime.date | None = None
+    purchased_on: datetime.date | None = None
+    insurer: str = Field("", max_length=40)
+    insurance_expires_on: datetime.date | None = None
+    inspection_due_on: datetime.date | None = None
+    mileage_km: int | None = None
+
+
+class VehiclePatch(Schema):
+    plate: str | None = Field(None, max_length=20)
+    plate_override: bool = False
+    vin: str | None = Field(None, max_length=30)
+    confirm_vin: bool = False
+    brand: str | None = Field(None, max_length=40)
+    model: str | None = Field(None, max_length=60)
+    model_year: int | None = None
+    fuel: str | None = None
+    color: str | None = Field(None, max_length=20)
+    engine_no: str | None = Field(None, max_length=30)
+    registered_on: datetime.date | None = None
+    purchased_on: datetime.date | None = None
+    insurer: str | None = Field(None, max_length=40)
+    insurance_expires_on: datetime.date | None = None
+    inspection_due_on: datetime.date | None = None
+
+
+class MileageIn(Schema):
+    km: int
+    read_on: datetime.date | None = None
+    source: str = "manual"
+    note: str = Field("", max_length=200)
+
+
+class MileageOut(Schema):
+    id: int
+    km: int
+    read_on: datetime.date
+    source: str
+    note: str
+
+
+class InteractionIn(Schema):
+    kind: str = "note"
+    summary: str = Field(..., max_length=200)
+    body: str = ""
+    vehicle_id: int | None = None
+
+
+class InteractionOut(Schema):
+    id: int
+    kind: str
+    summary: str
+    body: str
+    vehicle_id: int | None
+    occurred_at: datetime.datetime
+    staff_id: int | None
+
+
+class ProfileOut(Schema):
+    customer: CustomerOut
+    vehicles: list[VehicleOut]
+    past_vehicles: list[dict]
+    timeline: list[InteractionOut]
+    average_days_between_visits: int | None
+
+
+def page_of(schema):
+    return type(
+        f"{schema.__name__}Page",
+        (Schema,),
+        {"__annotations__": {"items": list[schema], "next_cursor": str | None}},
+    )
+
+
+CustomerPage, VehiclePage = page_of(CustomerOut), page_of(VehicleOut)
+
+
+def customer_out(viewer, customer: Customer) -> dict:
+    data = {f: getattr(customer, f) for f in CustomerOut.model_fields if hasattr(customer, f)}
+    data["tags"] = sorted(t.name for t in customer.tags.all())
+    if not viewer.can("customer.phone"):
+        data["mobile"] = mask_mobile(customer.mobile)
+    return data
+
+
+@router.get("/customers", response=CustomerPage)
+def list_customers(
+    request,
+    cursor: str | None = None,
+    limit: int = 50,
+    q: str = "",
+    store_id: int | None = None,
+    tag_id: int | None = None,
+    source_id: int | None = None,
+    level: str = "",
+    consent: str = "",
+    brand: str = "",
+    insurance_within_days: int | None = None,
+):
+    f = selectors.CustomerFilter(
+        q=q[:40],
+        store_id=store_id,
+        tag_id=tag_id,
+        source_id=source_id,
+        level=level,
+        consent=consent,
+        brand=brand,
+        insurance_within_days=insurance_within_days,
+    )
+    qs = selectors.customer_list(request.user, f).prefetch_related("tags")
+    page = paginate(qs, cursor, limit, descending=True)
+    page["items"] = [customer_out(request.user, c) for c in page["items"]]
+    return page
+
+
+@router.post("/customers", response={201: CustomerOut})
+def create_customer(request, payload: CustomerIn):
+    customer = services.create_customer(request.user, **payload.dict())
+    return Status(201, customer_out(request.user, customer))
+
+
+@router.get("/customers/{customer_id}", response=CustomerOut)
+def get_customer(request, customer_id: int):
+    return customer_out(request.user, selectors.get_customer(request.user, customer_id))
+
+
+@router.patch("/customers/{customer_id}", response=CustomerOut)
+def update_customer(request, customer_id: int, payload: CustomerPatch):
+    customer = selectors.get_customer(request.user, customer_id)
+    customer = services.update_customer(request.user, customer, **payload.dict(exclude_unset=True))
+    return customer_out(request.user, customer)
+
+
+@router.get("/customers/{customer_id}/profile", response=ProfileOut)
+def customer_profile(request, customer_id: int):
+    """The 360° view as JSON: customer, vehicles, previous vehicles and the latest timeline."""
+    p = selectors.profile(request.user, customer_id)
+    return {
+        "customer": customer_out(request.user, p.customer),
+        "vehicles": p.vehicles,
+        "past_vehicles": [
+            {
+                "vehicle_id": o.vehicle_id,
+                "plate": o.vehicle.plate,
+                "from": o.started_at.isoformat(),
+                "until": o.ended_at.isoformat() if o.ended_at else None,
+            }
+            for o in p.past_vehicles
+        ],
+        "timeline": p.timeline,
+        "average_days_between_visits": p.average_days_between_visits,
+    }
+
+
+@router.post("/customers/{customer_id}/reveal-mobile")
+def reveal_mobile(request, customer_id: int):
+    """The full number (audited); refused for roles that do not call customers."""
+    customer = selectors.get_customer(request.user, customer_id)
+    return {"mobile": services.reveal_mobile(request.user, customer)}
+
+
+@router.get("/customers/{customer_id}/interactions", response=list[InteractionOut])
+def list_interactions(request, customer_id: int, limit: int = 50):
+    customer = selectors.get_customer(request.user, customer_id)
+    return list(
+        Interaction.objects.filter(customer=customer).order_by("-occurred_at", "-id")[
+            : max(1, min(limit, 200))
+        ]
+    )
+
+
+@router.post("/customers/{customer_id}/interactions", response={201: InteractionOut})
+def add_interaction(request, customer_id: int, payload: InteractionIn):
+    customer = selectors.get_customer(request.user, customer_id)
+    return Status(201, services.add_interaction(request.user, customer, **payload.dict()))
+
+
+@router.get("/vehicles", response=VehiclePage)
+def list_vehicles(
+    request,
+    cursor: str | None = None,
+    limit: int = 50,
+    brand: str = "",
+    owner_id: int | None = None,
+):
+    qs = selectors.visible_vehicles(request.user)
+    if brand:
+        qs = qs.filter(brand=brand)
+    if owner_id:
+        qs = qs.filter(owner_id=owner_id)
+    return paginate(qs, cursor, limit, descending=True)
+
+
+@router.post("/vehicles", response={201: VehicleOut})
+def create_vehicle(request, payload: VehicleIn):
+    return Status(201, services.create_vehicle(request.user, **payload.dict()))
+
+
+@router.get("/vehicles/{vehicle_id}", response=VehicleOut)
+def get_vehicle(request, vehicle_id: int):
+    return selectors.get_vehicle(request.user, vehicle_id)
+
+
+@router.patch("/vehicles/{vehicle_id}", response=VehicleOut)
+def update_vehicle(request, vehicle_id: int, payload: VehiclePatch):
+    vehicle = selectors.get_vehicle(request.user, vehicle_id)
+    return services.update_vehicle(request.user, vehicle, **payload.dict(exclude_unset=True))
+
+
+@router.post("/vehicles/{vehicle_id}/transfer", response=VehicleOut)
+def transfer_vehicle(request, vehicle_id: int, new_owner_id: int):
+    vehicle = selectors.get_vehicle(request.user, vehicle_id)
+    owner = selectors.get_customer(request.user, new_owner_id)
+    return services.transfer_vehicle(request.user, vehicle, owner)
+
+
+@router.get("/vehicles/{vehicle_id}/mileage", response=list[MileageOut])
+def list_mileage(request, vehicle_id: int):
+    vehicle = selectors.get_vehicle(request.user, vehicle_id)
+    return list(vehicle.mileage.order_by("-read_on", "-id")[:200])
+
+
+@router.post("/vehicles/{vehicle_id}/mileage", response={201: MileageOut})
+def add_mileage(request, vehicle_id: int, payload: MileageIn):
+    vehicle = selectors.get_vehicle(request.user, vehicle_id)
+    return Status(201, services.record_mileage(request.user, vehicle, **payload.dict()))
+
+
+@router.get("/tags", response=list[TagOut])
+def list_tags(request):
+    require(request.user, "customer.view")
+    return list(Tag.objects.filter(org_id=request.user.org_id).order_by("name"))
+
+
+@router.post("/tags", response={201: TagOut})
+def create_tag(request, payload: TagIn):
+    return Status(201, services.create_tag(request.user, payload.name))
