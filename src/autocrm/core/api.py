@@ -420,15 +420,44 @@ def list_jobs(request, limit: int = 100):
     }
 
 
+class SearchHitOut(Schema):
+    matched: str
+    customer_id: int | None
+    customer_name: str
+    mobile: str
+    vehicle_id: int | None
+    plate: str
+
+
 class SearchOut(Schema):
+    hits: list[SearchHitOut]
     stores: list[StoreOut]
     staff: list[StaffOut]
 
 
 @router.get("/search", response=SearchOut, tags=["search"])
 def search(request, q: str = ""):
-    found = selectors.search(request.user, q[:100])
+    """Customers and vehicles (plate, mobile, VIN, name, pinyin), then stores and staff."""
+    from autocrm.customers import selectors as customer_selectors
+
+    q = q[:100]
+    show_phone = request.user.can("customer.phone")
+    hits = []
+    for h in customer_selectors.search(request.user, q):
+        mobile = h.customer.mobile if h.customer else ""
+        hits.append(
+            {
+                "matched": h.matched,
+                "customer_id": h.customer.pk if h.customer else None,
+                "customer_name": h.customer.name if h.customer else "",
+                "mobile": mobile if show_phone else mask_mobile(mobile),
+                "vehicle_id": h.vehicle.pk if h.vehicle else None,
+                "plate": h.vehicle.plate if h.vehicle else "",
+            }
+        )
+    found = selectors.search(request.user, q)
     return {
+        "hits": hits,
         "stores": found["stores"],
         "staff": [staff_out(request.user, s) for s in found["staff"]],
     }

@@ -20,6 +20,11 @@ def normalize_text(value: str | None) -> str:
     return re.sub(r"\s+", " ", value).strip()
 
 
+def tidy_prose(value: str | None) -> str:
+    """Trim and collapse whitespace only: keeps Chinese full-width punctuation in free text."""
+    return re.sub(r"\s+", " ", value or "").strip()
+
+
 def normalize_mobile(value: str | None) -> str:
     value = normalize_text(value)
     value = re.sub(r"[\s\-()]", "", value)

@@ -16,7 +16,12 @@ from autocrm.core import audit, scoping
 from autocrm.core.errors import Conflict, Forbidden, Invalid, NotFound
 from autocrm.core.models import Store, User
 from autocrm.core.services import require
-from autocrm.core.validators import normalize_mobile, normalize_text, validate_mobile
+from autocrm.core.validators import (
+    normalize_mobile,
+    normalize_text,
+    tidy_prose,
+    validate_mobile,
+)
 from autocrm.customers.models import (
     Customer,
     Interaction,
@@ -244,7 +249,7 @@ def add_interaction(
     own modules through the same function)."""
     require(actor, "customer.view")
     _require_visible(actor, customer)
-    summary = normalize_text(summary)[:200]
+    summary = tidy_prose(summary)[:200]
     errors = {"summary": None if summary else _("Write a few words.")}
     if kind not in Interaction.Kind.values:
         errors["kind"] = _("Choose the type of entry.")
