@@ -241,6 +241,28 @@ def _m2m_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
             write("update", instance, {field_name: [before, after]})
 
 
+def record_event(
+    action: str, model, description: str, changes: dict, *, org_id=None, user=None
+) -> None:
+    """An entry for something that touches many rows at once (a list export, a bulk job)."""
+    from autocrm.core.models import AuditLog
+
+    ctx = current()
+    AuditLog.objects.create(
+        org_id=org_id or ctx.org_id,
+        user_id=ctx.user_id or getattr(user, "pk", None),
+        user_label=ctx.user_label or (user.get_username() if user else ""),
+        source=ctx.source,
+        ip=ctx.ip,
+        request_id=ctx.request_id,
+        action=action,
+        object_type=model_label(model),
+        object_id="*",
+        object_repr=description[:200],
+        changes=changes,
+    )
+
+
 def record_bulk(model, count: int, *, org_id: int | None = None, note: str = "") -> None:
     """One entry for a bulk insert (demo data, large imports) that bypassed model signals."""
     from autocrm.core.models import AuditLog

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
+from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 
 from autocrm.core.pagination import paginate
 from autocrm.core.services import require
 from autocrm.core.validators import mask_mobile
-from autocrm.customers import selectors, services
+from autocrm.customers import privacy, selectors, services
 from autocrm.customers.models import Customer, Interaction, Tag
 
 router = Router(tags=["customers"])
@@ -234,6 +235,99 @@ def list_customers(
 def create_customer(request, payload: CustomerIn):
     customer = services.create_customer(request.user, **payload.dict())
     return Status(201, customer_out(request.user, customer))
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _download(content: bytes, filename: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/customers/export.xlsx")
+def export_customers(
+    request,
+    q: str = "",
+    store_id: int | None = None,
+    tag_id: int | None = None,
+    source_id: int | None = None,
+    level: str = "",
+    consent: str = "",
+    brand: str = "",
+    insurance_within_days: int | None = None,
+):
+    """The filtered list as Excel (same filters as GET /customers)."""
+    f = selectors.CustomerFilter(
+        q=q[:40],
+        store_id=store_id,
+        tag_id=tag_id,
+        source_id=source_id,
+        level=level,
+        consent=consent,
+        brand=brand,
+        insurance_within_days=insurance_within_days,
+    )
+    content = privacy.list_xlsx(request.user, selectors.customer_list(request.user, f))
+    return _download(content, "customers.xlsx", XLSX)
+
+
+class MergeIn(Schema):
+    keep_id: int
+    drop_id: int
+
+
+class EraseIn(Schema):
+    reason: str = Field(..., max_length=200)
+
+
+@router.get("/customers/merge-preview")
+def merge_preview(request, keep_id: int, drop_id: int):
+    keep = selectors.get_customer(request.user, keep_id)
+    drop = selectors.get_customer(request.user, drop_id)
+    p = privacy.merge_preview(request.user, keep, drop)
+    return {
+        "keep_id": keep.pk,
+        "drop_id": drop.pk,
+        "vehicles": [v.plate or v.vin for v in p["vehicles"]],
+        "interactions": p["interactions"],
+        "tags": p["tags"],
+        "filled": {k: str(v) for k, v in p["filled"].items()},
+        "visit_count": p["visit_count"],
+        "lifetime_spend": str(p["lifetime_spend"]),
+    }
+
+
+@router.post("/customers/merge", response=CustomerOut)
+def merge(request, payload: MergeIn):
+    keep = selectors.get_customer(request.user, payload.keep_id)
+    drop = selectors.get_customer(request.user, payload.drop_id)
+    return customer_out(request.user, privacy.merge_customers(request.user, keep, drop))
+
+
+@router.get("/customers/{customer_id}/export")
+def export_customer(request, customer_id: int, format: str = "json"):  # noqa: A002
+    """One customer's data, for an access request (JSON or Excel); audited."""
+    customer = selectors.get_customer(request.user, customer_id)
+    if format == "xlsx":
+        return _download(
+            privacy.customer_data_xlsx(request.user, customer), f"customer-{customer.pk}.xlsx", XLSX
+        )
+    return _download(
+        privacy.customer_data_json(request.user, customer),
+        f"customer-{customer.pk}.json",
+        "application/json",
+    )
+
+
+@router.post("/customers/{customer_id}/erase", response=CustomerOut)
+def erase_customer(request, customer_id: int, payload: EraseIn):
+    customer = selectors.get_customer(request.user, customer_id)
+    return customer_out(
+        request.user, privacy.erase_customer(request.user, customer, payload.reason)
+    )
 
 
 @router.get("/customers/{customer_id}", response=CustomerOut)
