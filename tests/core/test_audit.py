@@ -10,7 +10,16 @@ from django.db import DatabaseError, connection, transaction
 
 from autocrm.core import audit, services
 from autocrm.core.jobs import autocrm_task
-from autocrm.core.models import ApiToken, AuditLog, Organization, Region, Role, Store, User
+from autocrm.core.models import (
+    ApiToken,
+    AuditLog,
+    CustomField,
+    Organization,
+    Region,
+    Role,
+    Store,
+    User,
+)
 from tests import customer_factories as cf
 from tests import factories as f
 from tests.conftest import client_for
@@ -26,6 +35,12 @@ BUILDERS = {
     "core.ApiToken": (
         lambda w: services.create_api_token(w.manager_a1, "t")[0],
         {"name": "renamed"},
+    ),
+    "core.CustomField": (
+        lambda w: CustomField.objects.create(
+            org=w.org, target="customer", key="k", label_zh="字段"
+        ),
+        {"label_zh": "新字段"},
     ),
     "customers.SourceChannel": (lambda w: cf.source(w.org), {"name": "抖音"}),
     "customers.Tag": (lambda w: cf.tag(w.org), {"name": "注重品质"}),

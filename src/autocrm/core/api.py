@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from decimal import Decimal
 
 from axes.exceptions import AxesBackendPermissionDenied
 from django.contrib.auth import authenticate
@@ -11,9 +12,9 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.security import HttpBearer
 
-from autocrm.core import audit, selectors, services
-from autocrm.core.errors import ServiceError
-from autocrm.core.models import User
+from autocrm.core import audit, customfields, selectors, services
+from autocrm.core.errors import NotFound, ServiceError
+from autocrm.core.models import CustomField, User
 from autocrm.core.pagination import paginate
 from autocrm.core.validators import mask_mobile
 
@@ -461,3 +462,85 @@ def search(request, q: str = ""):
         "stores": found["stores"],
         "staff": [staff_out(request.user, s) for s in found["staff"]],
     }
+
+
+class CustomFieldOut(Schema):
+    id: int
+    target: str
+    key: str
+    label_zh: str
+    label_en: str
+    type: str
+    required: bool
+    choices: list[str]
+    min_value: Decimal | None
+    max_value: Decimal | None
+    regex: str
+    help_text: str
+    group: str
+    order: int
+    visible_roles: list[str]
+    editable_roles: list[str]
+
+
+class CustomFieldIn(Schema):
+    target: str
+    key: str = Field(..., max_length=40)
+    label_zh: str = Field(..., max_length=60)
+    label_en: str = Field("", max_length=60)
+    type: str = "text"
+    required: bool = False
+    choices: list[str] = []
+    min_value: Decimal | None = None
+    max_value: Decimal | None = None
+    regex: str = Field("", max_length=200)
+    help_text: str = Field("", max_length=200)
+    group: str = Field("", max_length=40)
+    order: int = 0
+    visible_roles: list[str] = []
+    editable_roles: list[str] = []
+
+
+class CustomFieldPatch(Schema):
+    label_zh: str | None = Field(None, max_length=60)
+    label_en: str | None = Field(None, max_length=60)
+    required: bool | None = None
+    choices: list[str] | None = None
+    min_value: Decimal | None = None
+    max_value: Decimal | None = None
+    regex: str | None = Field(None, max_length=200)
+    help_text: str | None = Field(None, max_length=200)
+    group: str | None = Field(None, max_length=40)
+    order: int | None = None
+    visible_roles: list[str] | None = None
+    editable_roles: list[str] | None = None
+
+
+@router.get("/custom-fields", response=list[CustomFieldOut], tags=["custom fields"])
+def list_custom_fields(request, target: str = "customer"):
+    """The fields the user may see for a target (customer, vehicle, work_order)."""
+    return customfields.visible(request.user, target)
+
+
+@router.post("/custom-fields", response={201: CustomFieldOut}, tags=["custom fields"])
+def create_custom_field(request, payload: CustomFieldIn):
+    return Status(201, customfields.create_field(request.user, **payload.dict()))
+
+
+def _own_field(user, field_id: int):
+    field = CustomField.objects.filter(org_id=user.org_id, pk=field_id).first()
+    if field is None:
+        raise NotFound()
+    return field
+
+
+@router.patch("/custom-fields/{field_id}", response=CustomFieldOut, tags=["custom fields"])
+def update_custom_field(request, field_id: int, payload: CustomFieldPatch):
+    field = _own_field(request.user, field_id)
+    return customfields.update_field(request.user, field, **payload.dict(exclude_unset=True))
+
+
+@router.delete("/custom-fields/{field_id}", response={204: None}, tags=["custom fields"])
+def delete_custom_field(request, field_id: int, confirm: bool = False):
+    customfields.delete_field(request.user, _own_field(request.user, field_id), confirm=confirm)
+    return Status(204, None)

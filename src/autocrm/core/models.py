@@ -338,3 +338,68 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.worker
+
+
+class CustomField(TimeStampedModel):
+    """A field an admin adds to customers, vehicles or work orders without code. Values live
+    in the record's ``custom`` JSON under ``key``; renaming the label or adding choices never
+    touches stored values."""
+
+    scope_org = "org"
+    scope_store = None
+
+    class Target(models.TextChoices):
+        CUSTOMER = "customer", _("Customer")
+        VEHICLE = "vehicle", _("Vehicle")
+        WORK_ORDER = "work_order", _("Work order")
+
+    class Type(models.TextChoices):
+        TEXT = "text", _("Text")
+        LONG_TEXT = "long_text", _("Long text")
+        INTEGER = "integer", _("Whole number")
+        DECIMAL = "decimal", _("Decimal number")
+        DATE = "date", _("Date")
+        CHOICE = "choice", _("Choice")
+        MULTI_CHOICE = "multi_choice", _("Multiple choice")
+        BOOLEAN = "boolean", _("Yes / no")
+        URL = "url", _("Web address")
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="custom_fields")
+    target = models.CharField(_("applies to"), max_length=12, choices=Target.choices)
+    key = models.SlugField(_("key"), max_length=40)
+    label_zh = models.CharField(_("Chinese label"), max_length=60)
+    label_en = models.CharField(_("English label"), max_length=60, blank=True)
+    type = models.CharField(_("type"), max_length=14, choices=Type.choices, default=Type.TEXT)
+    required = models.BooleanField(_("required"), default=False)
+    choices = models.JSONField(_("choices"), default=list, blank=True)
+    min_value = models.DecimalField(
+        _("minimum"), max_digits=14, decimal_places=4, null=True, blank=True
+    )
+    max_value = models.DecimalField(
+        _("maximum"), max_digits=14, decimal_places=4, null=True, blank=True
+    )
+    regex = models.CharField(_("pattern (regular expression)"), max_length=200, blank=True)
+    help_text = models.CharField(_("help text"), max_length=200, blank=True)
+    group = models.CharField(_("group"), max_length=40, blank=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    visible_roles = models.JSONField(_("roles that see it"), default=list, blank=True)
+    editable_roles = models.JSONField(_("roles that edit it"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
+        ordering = ["target", "group", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["org", "target", "key"], name="custom_field_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.label_zh
+
+    def label(self, language: str | None = None) -> str:
+        from django.utils import translation
+
+        language = language or translation.get_language() or "zh-hans"
+        if language.startswith("en") and self.label_en:
+            return self.label_en
+        return self.label_zh

@@ -51,6 +51,7 @@ CAPABILITIES: dict[str, set[str]] = {
     "customer.phone": MANAGERS | {SERVICE_ADVISOR, FRONT_DESK, SALES},
     "customer.export": MANAGERS,
     "customer.erase": {HQ_ADMIN},
+    "fields.manage": {HQ_ADMIN},
     "jobs.view": {HQ_ADMIN},
 }
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 
+from autocrm.core import customfields
 from autocrm.core.pagination import paginate
 from autocrm.core.services import require
 from autocrm.core.validators import mask_mobile
@@ -47,6 +48,7 @@ class CustomerOut(Schema):
     lifetime_spend: Decimal
     last_visit_at: datetime.datetime | None
     created_at: datetime.datetime
+    custom: dict
 
 
 class CustomerIn(Schema):
@@ -63,6 +65,7 @@ class CustomerIn(Schema):
     level: str = Field("", max_length=30)
     notes: str = ""
     tag_ids: list[int] = []
+    custom: dict = {}
 
 
 class CustomerPatch(Schema):
@@ -79,6 +82,7 @@ class CustomerPatch(Schema):
     level: str | None = Field(None, max_length=30)
     notes: str | None = None
     tag_ids: list[int] | None = None
+    custom: dict | None = None
 
 
 class VehicleOut(Schema):
@@ -101,6 +105,7 @@ class VehicleOut(Schema):
     inspection_due_on: datetime.date | None
     current_mileage: int | None
     mileage_read_on: datetime.date | None
+    custom: dict
 
 
 class VehicleIn(Schema):
@@ -122,6 +127,7 @@ class VehicleIn(Schema):
     insurance_expires_on: datetime.date | None = None
     inspection_due_on: datetime.date | None = None
     mileage_km: int | None = None
+    custom: dict = {}
 
 
 class VehiclePatch(Schema):
@@ -140,6 +146,7 @@ class VehiclePatch(Schema):
     insurer: str | None = Field(None, max_length=40)
     insurance_expires_on: datetime.date | None = None
     inspection_due_on: datetime.date | None = None
+    custom: dict | None = None
 
 
 class MileageIn(Schema):
@@ -193,9 +200,15 @@ def page_of(schema):
 CustomerPage, VehiclePage = page_of(CustomerOut), page_of(VehicleOut)
 
 
+def visible_custom(viewer, target: str, values: dict) -> dict:
+    keys = {f.key for f in customfields.visible(viewer, target)}
+    return {k: v for k, v in (values or {}).items() if k in keys}
+
+
 def customer_out(viewer, customer: Customer) -> dict:
     data = {f: getattr(customer, f) for f in CustomerOut.model_fields if hasattr(customer, f)}
     data["tags"] = sorted(t.name for t in customer.tags.all())
+    data["custom"] = visible_custom(viewer, "customer", customer.custom)
     if not viewer.can("customer.phone"):
         data["mobile"] = mask_mobile(customer.mobile)
     return data

@@ -205,6 +205,7 @@ class CustomerFilter:
     consent: str = ""  # sms | wechat | none
     brand: str = ""
     insurance_within_days: int | None = None
+    custom: dict = field(default_factory=dict)  # custom field key -> value (exact match)
 
 
 def customer_list(user: User, f: CustomerFilter | None = None) -> QuerySet[Customer]:
@@ -233,6 +234,9 @@ def customer_list(user: User, f: CustomerFilter | None = None) -> QuerySet[Custo
             vehicles__insurance_expires_on__lte=today
             + datetime.timedelta(days=f.insurance_within_days),
         )
+    for key, value in (f.custom or {}).items():
+        if re.fullmatch(r"[a-z][a-z0-9_]{0,39}", key) and value not in ("", None):
+            qs = qs.filter(**{f"custom__{key}": value})
     if f.q:
         ids = [h.customer.pk for h in search(user, f.q, limit=200) if h.customer]
         qs = qs.filter(pk__in=ids)

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from autocrm.core import audit, scoping
+from autocrm.core import audit, customfields, scoping
 from autocrm.core.errors import Conflict, Forbidden, Invalid, NotFound
 from autocrm.core.models import Store, User
 from autocrm.core.services import require
@@ -175,10 +175,13 @@ def _clean_customer(actor: User, data: dict, customer: Customer | None) -> dict:
 
 @audit.by_actor
 @transaction.atomic
-def create_customer(actor: User, *, home_store_id=None, tag_ids=(), **data) -> Customer:
+def create_customer(
+    actor: User, *, home_store_id=None, tag_ids=(), custom=None, **data
+) -> Customer:
     require(actor, "customer.edit")
     store = _store_for(actor, home_store_id)
     clean = _clean_customer(actor, data, None)
+    clean["custom"] = customfields.clean_values(actor, "customer", custom or {})
     customer = Customer(org_id=actor.org_id, home_store=store, **clean)
     search_fields(customer)
     customer.save()
@@ -189,9 +192,13 @@ def create_customer(actor: User, *, home_store_id=None, tag_ids=(), **data) -> C
 
 @audit.by_actor
 @transaction.atomic
-def update_customer(actor: User, customer: Customer, *, tag_ids=None, **data) -> Customer:
+def update_customer(
+    actor: User, customer: Customer, *, tag_ids=None, custom=None, **data
+) -> Customer:
     require(actor, "customer.edit")
     _require_visible(actor, customer)
+    if custom is not None:
+        customer.custom = customfields.clean_values(actor, "customer", custom, customer.custom)
     if data.get("home_store_id") not in (None, ""):
         customer.home_store = _store_for(actor, data.pop("home_store_id"))
     data.pop("home_store_id", None)
@@ -364,6 +371,7 @@ def create_vehicle(
         else _store_for(actor, home_store_id)
     )
     clean = _clean_vehicle(actor, data, None)
+    clean["custom"] = customfields.clean_values(actor, "vehicle", data.get("custom") or {})
     vehicle = Vehicle.objects.create(org_id=actor.org_id, home_store=store, owner=owner, **clean)
     _rebuild_plate_keys(vehicle)
     if owner is not None:
@@ -379,6 +387,10 @@ def update_vehicle(actor: User, vehicle: Vehicle, **data) -> Vehicle:
     require(actor, "customer.edit")
     _require_visible(actor, vehicle)
     clean = _clean_vehicle(actor, data, vehicle)
+    if data.get("custom") is not None:
+        clean["custom"] = customfields.clean_values(
+            actor, "vehicle", data["custom"], vehicle.custom
+        )
     plate_changed = "plate" in clean and clean["plate"] != vehicle.plate
     for key, value in clean.items():
         setattr(vehicle, key, value)
