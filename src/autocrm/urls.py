@@ -1,8 +1,8 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from autocrm.api import api
-from autocrm.core import views
+from autocrm.core import views, views_fields
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,6 +24,11 @@ urlpatterns = [
     path("audit/", views.audit_list, name="audit_list"),
     path("jobs/", views.job_list, name="job_list"),
     path("search/", views.search, name="search"),
+    path("settings/fields/", views_fields.field_list, name="field_list"),
+    path("settings/fields/new/", views_fields.field_edit, name="field_create"),
+    path("settings/fields/<int:pk>/", views_fields.field_edit, name="field_edit"),
+    path("settings/fields/<int:pk>/delete/", views_fields.field_delete, name="field_delete"),
+    path("", include("autocrm.customers.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", api.urls),
 ]

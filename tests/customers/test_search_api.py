@@ -155,9 +155,10 @@ class TestApi:
         t = cf.tag(world.org, "注重品质")
         vip.tags.add(t)
         client = api(world.advisor_a1)
-        names = lambda params: {
-            r["name"] for r in client.get("/api/v1/customers", params).json()["items"]
-        }  # noqa: E731
+
+        def names(params):
+            return {r["name"] for r in client.get("/api/v1/customers", params).json()["items"]}
+
         assert names({"level": "VIP"}) == {"王五"}
         assert names({"tag_id": t.pk}) == {"王五"}
         assert names({"q": "zl"}) == {"赵六"}

@@ -5,10 +5,12 @@ from django.utils.translation import gettext_lazy as _
 
 NAV = [
     ("home", _("Home"), "home.view"),
+    ("customer_list", _("Customers"), "customer.list"),
     ("store_list", _("Stores"), "store.view"),
     ("staff_list", _("Staff"), "staff.view"),
     ("audit_list", _("Audit log"), "audit.view"),
     ("job_list", _("Jobs"), "jobs.view"),
+    ("field_list", _("Custom fields"), "fields.manage"),
 ]
 
 

@@ -11,19 +11,52 @@ from autocrm.core.models import AuditLog, Store, User
 from autocrm.core.roles import ROLE_CHOICES
 
 
+def style_widget(field: forms.Field) -> None:
+    widget = field.widget
+    if isinstance(widget, forms.CheckboxSelectMultiple | forms.CheckboxInput):
+        widget.attrs.setdefault("class", "form-check-input")
+    elif isinstance(widget, forms.Select | forms.SelectMultiple):
+        widget.attrs.setdefault("class", "form-select")
+    else:
+        widget.attrs.setdefault("class", "form-control")
+
+
 class StyledMixin:
     """Tabler classes on every widget, so templates render fields uniformly."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, forms.CheckboxSelectMultiple | forms.CheckboxInput):
-                widget.attrs.setdefault("class", "form-check-input")
-            elif isinstance(widget, forms.Select | forms.SelectMultiple):
-                widget.attrs.setdefault("class", "form-select")
-            else:
-                widget.attrs.setdefault("class", "form-control")
+            style_widget(field)
+
+
+class CustomFieldsMixin:
+    """Adds the form-engine fields the user may edit as ``custom_<key>`` form fields."""
+
+    custom_prefix = "custom_"
+
+    def add_custom_fields(self, definitions, values: dict | None) -> None:
+        from autocrm.core.customfields import form_field
+
+        self.custom_names = []
+        for definition in definitions:
+            name = f"{self.custom_prefix}{definition.key}"
+            self.fields[name] = form_field(definition)
+            style_widget(self.fields[name])
+            if values and definition.key in values:
+                self.initial.setdefault(name, values[definition.key])
+            self.custom_names.append(name)
+
+    def custom_fields(self) -> list:
+        return [self[name] for name in getattr(self, "custom_names", [])]
+
+    def pop_custom(self, data: dict) -> dict:
+        """Move ``custom_<key>`` values out of ``data`` into the dict the services expect."""
+        return {
+            name[len(self.custom_prefix) :]: data.pop(name)
+            for name in list(data)
+            if name in getattr(self, "custom_names", [])
+        }
 
 
 def apply_service_error(form: forms.Form, exc: ServiceError) -> None:

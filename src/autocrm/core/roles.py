@@ -46,6 +46,8 @@ CAPABILITIES: dict[str, set[str]] = {
     "staff.phone": MANAGERS | {FINANCE},
     "audit.view": MANAGERS,
     "customer.view": set(ROLE_CODES),
+    # Browsing the customer list: office work; technicians open records through their jobs.
+    "customer.list": OFFICE,
     "customer.edit": OFFICE,
     # Full mobile numbers: the people who call customers; others see 138****1234.
     "customer.phone": MANAGERS | {SERVICE_ADVISOR, FRONT_DESK, SALES},

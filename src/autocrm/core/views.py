@@ -38,6 +38,7 @@ from autocrm.core.forms import (
 from autocrm.core.models import AuditLog, JobRun, User
 from autocrm.core.pagination import paginate
 from autocrm.core.roles import ROLE_CHOICES, grantable_roles
+from autocrm.customers import selectors as customer_selectors
 
 security_log = logging.getLogger("autocrm.security")
 
@@ -441,8 +442,20 @@ def token_revoke(request, pk):
 @login_required
 def search(request):
     q = request.GET.get("q", "").strip()[:100]
-    found = selectors.search(request.user, q)
-    context = {"q": q, **found, "empty": not (found["stores"] or found["staff"])}
+    user = request.user
+    if q and not request.htmx and user.can("customer.view"):
+        # Enter on an exact plate or mobile number opens the customer directly.
+        customer = customer_selectors.exact_match(user, q)
+        if customer is not None:
+            return redirect("customer_detail", pk=customer.pk)
+    hits = customer_selectors.search(user, q)
+    found = selectors.search(user, q)
+    context = {
+        "q": q,
+        "hits": hits,
+        **found,
+        "empty": not (hits or found["stores"] or found["staff"]),
+    }
     if request.htmx:
         return render(request, "core/_search_results.html", context)
     return render(request, "core/search.html", context)

@@ -152,7 +152,10 @@ def exact_match(user: User, q: str) -> Customer | None:
     if q.isdigit() and len(q) == 11:
         return visible_customers(user).filter(mobile=q).first()
     vehicle = visible_vehicles(user).filter(plate=q.upper(), plate_active=True).first()
-    return vehicle.owner if vehicle and vehicle.owner_id else None
+    if vehicle is None or vehicle.owner_id is None:
+        return None
+    # after a transfer the owner may belong to another store: only open what the user may see
+    return visible_customers(user).filter(pk=vehicle.owner_id).first()
 
 
 # --- 360° view ----------------------------------------------------------------------------

@@ -412,6 +412,7 @@ def record_mileage(
     note: str = "",
 ) -> MileageReading:
     """A reading never lowers the mileage unless it is an explicit correction with a reason."""
+    require(actor, "customer.edit")
     _require_visible(actor, vehicle)
     read_on = read_on or timezone.localdate()
     errors = {}

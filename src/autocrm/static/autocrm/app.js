@@ -45,3 +45,19 @@
     }
   });
 })();
+
+// Inline forms marked data-swap-errors (quick actions on the customer page) show a service's
+// refusal in place: their 403 and 422 answers are swapped in like a success.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    var config = event.detail.requestConfig;
+    var elt = config && config.elt; // the element that sent the request (detail.elt is the target)
+    if (!xhr || !elt || !elt.closest) return;
+    if ((xhr.status === 403 || xhr.status === 422) && elt.closest("[data-swap-errors]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+})();

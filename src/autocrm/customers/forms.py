@@ -1,0 +1,249 @@
+"""Forms of the customer and vehicle pages: they parse input; services validate and write."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from autocrm.core.forms import CustomFieldsMixin, StyledMixin
+from autocrm.core.scoping import scoped
+from autocrm.customers.models import Customer, MileageReading, SourceChannel, Tag, Vehicle
+from autocrm.customers.validators import validate_vin
+
+DATE = {"type": "date"}
+
+
+def org_sources(user, *, active_only: bool = False):
+    qs = scoped(SourceChannel.objects.all(), user)
+    return qs.filter(is_active=True) if active_only else qs
+
+
+def org_tags(user):
+    return scoped(Tag.objects.all(), user)
+
+
+def _choice(value) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
+class CustomerFilterForm(StyledMixin, forms.Form):
+    """The list's filters, read from the query string; invalid values are simply ignored."""
+
+    q = forms.CharField(required=False, max_length=100)
+    store = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    tag = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    source = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    level = forms.CharField(required=False, max_length=30)
+    consent = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", _("Any consent")),
+            ("sms", _("SMS consent")),
+            ("wechat", _("WeChat consent")),
+            ("none", _("No consent")),
+        ],
+    )
+    brand = forms.CharField(required=False, max_length=40)
+    insurance_days = forms.IntegerField(required=False, min_value=0, max_value=366)
+
+    def __init__(self, *args, stores=(), tags=(), sources=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["store"].choices = [("", _("All stores"))] + [(s.pk, s.name) for s in stores]
+        self.fields["tag"].choices = [("", _("All tags"))] + [(t.pk, t.name) for t in tags]
+        self.fields["source"].choices = [("", _("All sources"))] + [(s.pk, s.name) for s in sources]
+        placeholders = {
+            "q": _("Plate, mobile, name or pinyin"),
+            "level": _("Level"),
+            "brand": _("Vehicle brand"),
+            "insurance_days": _("Insurance due in … days"),
+        }
+        for name, text in placeholders.items():
+            self.fields[name].widget.attrs.update(placeholder=text, **{"aria-label": text})
+        self.fields["q"].widget.input_type = "search"
+        for name, text in (
+            ("store", _("Store")),
+            ("tag", _("Tag")),
+            ("source", _("Source")),
+            ("consent", _("Consent")),
+        ):
+            self.fields[name].widget.attrs["aria-label"] = text
+
+    def filter_values(self) -> dict:
+        """Keyword arguments for ``selectors.CustomerFilter`` from the valid fields."""
+        self.is_valid()
+        data = self.cleaned_data
+        return {
+            "q": data.get("q") or "",
+            "store_id": data.get("store"),
+            "tag_id": data.get("tag"),
+            "source_id": data.get("source"),
+            "level": (data.get("level") or "").strip(),
+            "consent": data.get("consent") or "",
+            "brand": (data.get("brand") or "").strip(),
+            "insurance_within_days": data.get("insurance_days"),
+        }
+
+
+class CustomerForm(CustomFieldsMixin, StyledMixin, forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    kind = forms.ChoiceField(
+        label=_("Type"), choices=Customer.Kind.choices, initial=Customer.Kind.PERSON
+    )
+    mobile = forms.CharField(label=_("Mobile"), max_length=20, required=False)
+    other_contacts = forms.CharField(
+        label=_("Other contacts"),
+        max_length=200,
+        required=False,
+        help_text=_("Landline, second mobile, contact person…"),
+    )
+    gender = forms.ChoiceField(label=_("Gender"), choices=Customer.Gender.choices, required=False)
+    birthday = forms.DateField(label=_("Birthday"), required=False, widget=forms.DateInput(DATE))
+    wechat_id = forms.CharField(label=_("WeChat ID"), max_length=60, required=False)
+    source = forms.ChoiceField(label=_("Source"), required=False)
+    level = forms.CharField(label=_("Membership level"), max_length=30, required=False)
+    home_store = forms.ChoiceField(label=_("Home store"), required=False)
+    tags = forms.MultipleChoiceField(
+        label=_("Tags"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    notes = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(
+        self, *args, stores=(), sources=(), tags=(), custom=(), custom_values=None, **kwargs
+    ):
+        super().__init__(*args, **kwargs)
+        self.add_custom_fields(custom, custom_values)
+        stores = list(stores)
+        store_choices = [(s.pk, s.name) for s in stores]
+        self.fields["home_store"].choices = (
+            store_choices if len(stores) == 1 else [("", "—")] + store_choices
+        )
+        self.fields["source"].choices = [("", "—")] + [(s.pk, s.name) for s in sources]
+        self.fields["tags"].choices = [(t.pk, t.name) for t in tags]
+        self.fields["mobile"].widget.attrs.update(inputmode="tel", autocomplete="off")
+        self.fields["name"].widget.attrs.update(autocomplete="off")
+
+    def service_data(self) -> dict:
+        """Keyword arguments for ``create_customer`` / ``update_customer``."""
+        data = dict(self.cleaned_data)
+        data["home_store_id"] = _choice(data.pop("home_store"))
+        data["source_id"] = _choice(data.pop("source"))
+        data["tag_ids"] = [int(t) for t in data.pop("tags")]
+        data["custom"] = self.pop_custom(data)
+        return data
+
+
+class VehicleForm(CustomFieldsMixin, StyledMixin, forms.Form):
+    plate = forms.CharField(
+        label=_("Plate"), max_length=12, required=False, help_text=_("e.g. 京A12345")
+    )
+    plate_override = forms.BooleanField(
+        label=_("The plate is correct although unusual"), required=False
+    )
+    vin = forms.CharField(label=_("VIN"), max_length=25, required=False)
+    confirm_vin = forms.BooleanField(
+        label=_("The VIN is exactly as on the vehicle"), required=False
+    )
+    brand = forms.CharField(label=_("Brand"), max_length=40, required=False)
+    model = forms.CharField(label=_("Model"), max_length=60, required=False)
+    model_year = forms.IntegerField(label=_("Model year"), required=False)
+    fuel = forms.ChoiceField(
+        label=_("Fuel"), choices=[("", "—")] + list(Vehicle.Fuel.choices), required=False
+    )
+    color = forms.CharField(label=_("Colour"), max_length=20, required=False)
+    engine_no = forms.CharField(label=_("Engine number"), max_length=30, required=False)
+    registered_on = forms.DateField(
+        label=_("Registration date"), required=False, widget=forms.DateInput(DATE)
+    )
+    purchased_on = forms.DateField(
+        label=_("Purchase date"), required=False, widget=forms.DateInput(DATE)
+    )
+    insurer = forms.CharField(label=_("Insurer"), max_length=40, required=False)
+    insurance_expires_on = forms.DateField(
+        label=_("Insurance expires"), required=False, widget=forms.DateInput(DATE)
+    )
+    inspection_due_on = forms.DateField(
+        label=_("Annual inspection due"), required=False, widget=forms.DateInput(DATE)
+    )
+    mileage_km = forms.IntegerField(
+        label=_("Current mileage (km)"), required=False, min_value=0, max_value=2_000_000
+    )
+
+    def __init__(self, *args, editing: bool = False, custom=(), custom_values=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_custom_fields(custom, custom_values)
+        if editing:  # later readings go through the mileage form, which keeps the history
+            del self.fields["mileage_km"]
+        else:
+            self.fields["mileage_km"].widget.attrs["inputmode"] = "numeric"
+        self.fields["plate"].widget.attrs.update(autocomplete="off", autocapitalize="characters")
+        self.fields["vin"].widget.attrs.update(autocomplete="off", autocapitalize="characters")
+        self.fields["model_year"].widget.attrs["inputmode"] = "numeric"
+
+    def show_vin_confirmation(self) -> bool:
+        """The confirmation box appears once the VIN is well-formed but its check digit fails
+        (the service said so), and stays while it is ticked."""
+        if self.data.get("confirm_vin") or self.initial.get("confirm_vin"):
+            return True
+        if "vin" not in self.errors:
+            return False
+        try:
+            _vin, ok = validate_vin(self.data.get("vin") or "")
+        except ValidationError:
+            return False
+        return not ok
+
+    def service_data(self) -> dict:
+        data = dict(self.cleaned_data)
+        if "mileage_km" in data:
+            data["mileage_km"] = data["mileage_km"] or None
+        data["custom"] = self.pop_custom(data)
+        return data
+
+
+class MileageForm(StyledMixin, forms.Form):
+    SOURCES = [
+        (MileageReading.Source.MANUAL, MileageReading.Source.MANUAL.label),
+        (MileageReading.Source.CUSTOMER, MileageReading.Source.CUSTOMER.label),
+        (MileageReading.Source.CORRECTION, MileageReading.Source.CORRECTION.label),
+    ]
+
+    km = forms.IntegerField(label=_("Mileage (km)"), min_value=0, max_value=2_000_000)
+    read_on = forms.DateField(label=_("Date"), required=False, widget=forms.DateInput(DATE))
+    source = forms.ChoiceField(label=_("Source"), choices=SOURCES)
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=200,
+        required=False,
+        help_text=_("Required for a correction."),
+    )
+
+    def __init__(self, *args, vehicle_id=None, **kwargs):
+        if vehicle_id is not None:
+            kwargs.setdefault("auto_id", f"id_mileage{vehicle_id}_%s")
+        super().__init__(*args, **kwargs)
+        self.fields["km"].widget.attrs["inputmode"] = "numeric"
+
+
+class InteractionForm(StyledMixin, forms.Form):
+    KINDS = [("note", _("Note")), ("call", _("Call"))]
+
+    kind = forms.ChoiceField(
+        label=_("Type"), choices=KINDS, initial="note", widget=forms.RadioSelect
+    )
+    summary = forms.CharField(label=_("Summary"), max_length=200, required=False)
+    body = forms.CharField(
+        label=_("Details"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].widget.attrs["class"] = "btn-check"
+        summary = self.fields["summary"].widget.attrs
+        summary.update(placeholder=_("What was said or agreed"), autocomplete="off")
+        summary["aria-label"] = _("Summary")
+        body = self.fields["body"].widget.attrs
+        body.update(placeholder=_("Details (optional)"))
+        body["aria-label"] = _("Details")

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from autocrm.customers import views
+
+urlpatterns = [
+    path("customers/", views.customer_list, name="customer_list"),
+    path("customers/new/", views.customer_create, name="customer_create"),
+    path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
+    path("customers/<int:pk>/edit/", views.customer_edit, name="customer_edit"),
+    path("customers/<int:pk>/reveal/", views.customer_reveal, name="customer_reveal"),
+    path(
+        "customers/<int:pk>/interactions/",
+        views.customer_interaction,
+        name="customer_interaction",
+    ),
+    path("vehicles/new/", views.vehicle_create, name="vehicle_create"),
+    path("vehicles/<int:pk>/", views.vehicle_detail, name="vehicle_detail"),
+    path("vehicles/<int:pk>/edit/", views.vehicle_edit, name="vehicle_edit"),
+    path("vehicles/<int:pk>/mileage/", views.vehicle_mileage, name="vehicle_mileage"),
+]

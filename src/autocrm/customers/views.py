@@ -1,0 +1,315 @@
+"""Customer and vehicle pages: list, forms, the 360° page and its quick actions.
+Thin: parse input, call a selector or service, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from autocrm.core import customfields
+from autocrm.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from autocrm.core.forms import apply_service_error
+from autocrm.core.pagination import paginate
+from autocrm.core.selectors import visible_stores
+from autocrm.core.views import capability_required
+from autocrm.customers import selectors, services
+from autocrm.customers.forms import (
+    CustomerFilterForm,
+    CustomerForm,
+    InteractionForm,
+    MileageForm,
+    VehicleForm,
+    org_sources,
+    org_tags,
+)
+
+PAGE_SIZE = 50
+UNPROCESSABLE = 422  # an inline htmx form refused by a service (app.js swaps it in anyway)
+
+
+def _partial(request) -> bool:
+    """An htmx request for a fragment (not htmx restoring a page from history)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+# --- list ---------------------------------------------------------------------------------
+
+
+@capability_required("customer.list")
+def customer_list(request):
+    user = request.user
+    stores = list(visible_stores(user))
+    form = CustomerFilterForm(
+        request.GET, stores=stores, tags=org_tags(user), sources=org_sources(user)
+    )
+    customers = selectors.customer_list(user, selectors.CustomerFilter(**form.filter_values()))
+    try:
+        page = paginate(customers, request.GET.get("cursor"), PAGE_SIZE, descending=True)
+    except ServiceError:  # a mangled cursor: start from the top
+        page = paginate(customers, None, PAGE_SIZE, descending=True)
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    context = {
+        "form": form,
+        "customers": page["items"],
+        "next_cursor": page["next_cursor"],
+        "query": query.urlencode(),
+        "first_page": not request.GET.get("cursor"),
+        "show_store_filter": len(stores) > 1,
+        # Always masked in lists: the full number is one audited click away on the 360° page.
+        "show_phone": False,
+    }
+    template = "customers/_customer_rows.html" if _partial(request) else "customers/list.html"
+    return render(request, template, context)
+
+
+# --- customer form ------------------------------------------------------------------------
+
+
+def _existing_link(user, exc: ServiceError, kind: str) -> str | None:
+    """For a duplicate: the 360° page of the existing customer (or vehicle owner), when the
+    user may open it."""
+    existing_id = exc.extra.get("existing_id") if isinstance(exc, Conflict) else None
+    if not existing_id:
+        return None
+    try:
+        if kind == "customer":
+            owner_id = selectors.get_customer(user, existing_id).pk
+        else:
+            owner_id = selectors.get_vehicle(user, existing_id).owner_id
+    except NotFound:
+        return None
+    return reverse("customer_detail", args=[owner_id]) if owner_id else None
+
+
+def _customer_form_page(request, customer=None):
+    user = request.user
+    stores = list(visible_stores(user, active=True))
+    if customer is not None and customer.home_store_id not in {s.pk for s in stores}:
+        stores.append(customer.home_store)
+    initial = {}
+    if customer is not None:
+        initial = {
+            "name": customer.name,
+            "kind": customer.kind,
+            "mobile": customer.mobile,
+            "other_contacts": customer.other_contacts,
+            "gender": customer.gender,
+            "birthday": customer.birthday,
+            "wechat_id": customer.wechat_id,
+            "source": customer.source_id or "",
+            "level": customer.level,
+            "home_store": customer.home_store_id,
+            "tags": [t.pk for t in customer.tags.all()],
+            "notes": customer.notes,
+        }
+    form = CustomerForm(
+        request.POST or None,
+        initial=initial,
+        stores=stores,
+        sources=org_sources(user, active_only=True),
+        tags=org_tags(user),
+        custom=customfields.editable(user, "customer"),
+        custom_values=customer.custom if customer is not None else None,
+    )
+    existing_url = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            if customer is None:
+                customer = services.create_customer(user, **form.service_data())
+                messages.success(request, _("Customer %(name)s added.") % {"name": customer})
+            else:
+                services.update_customer(user, customer, **form.service_data())
+                messages.success(request, _("Customer %(name)s saved.") % {"name": customer})
+            return redirect("customer_detail", pk=customer.pk)
+        except ServiceError as exc:
+            apply_service_error(form, exc)
+            existing_url = _existing_link(user, exc, "customer")
+    context = {"form": form, "customer": customer, "existing_url": existing_url}
+    return render(request, "customers/customer_form.html", context)
+
+
+@capability_required("customer.edit")
+def customer_create(request):
+    return _customer_form_page(request)
+
+
+@capability_required("customer.edit")
+def customer_edit(request, pk):
+    return _customer_form_page(request, selectors.get_customer(request.user, pk))
+
+
+# --- 360° page ----------------------------------------------------------------------------
+
+
+def _profile_context(request, pk, **extra) -> dict:
+    profile = selectors.profile(request.user, pk)
+    today = timezone.localdate()
+    vehicle_fields = customfields.visible(request.user, "vehicle")
+    for vehicle in profile.vehicles:
+        vehicle.custom_rows = customfields.display_with(vehicle_fields, vehicle.custom)
+    return {
+        "profile": profile,
+        "customer": profile.customer,
+        "vehicles": [
+            (v, MileageForm(vehicle_id=v.pk, initial={"read_on": today})) for v in profile.vehicles
+        ],
+        "interaction_form": InteractionForm(),
+        "timeline_limit": selectors.TIMELINE_LIMIT,
+        "today": today,
+        "custom_rows": customfields.display(request.user, "customer", profile.customer.custom),
+        **extra,
+    }
+
+
+@capability_required("customer.view")
+def customer_detail(request, pk):
+    return render(request, "customers/detail.html", _profile_context(request, pk))
+
+
+@require_POST
+@capability_required("customer.view")
+def customer_reveal(request, pk):
+    customer = selectors.get_customer(request.user, pk)
+    try:
+        mobile = services.reveal_mobile(request.user, customer)
+    except Forbidden as exc:
+        return HttpResponse(str(exc.message), status=403, content_type="text/plain")
+    if not _partial(request):
+        return render(
+            request, "customers/detail.html", _profile_context(request, pk, revealed=mobile)
+        )
+    return render(request, "customers/_mobile.html", {"customer": customer, "revealed": mobile})
+
+
+@require_POST
+@capability_required("customer.view")
+def customer_interaction(request, pk):
+    customer = selectors.get_customer(request.user, pk)
+    form = InteractionForm(request.POST)
+    status = 200
+    if form.is_valid():
+        try:
+            services.add_interaction(request.user, customer, **form.cleaned_data)
+            form = InteractionForm()
+        except ServiceError as exc:
+            apply_service_error(form, exc)
+            status = UNPROCESSABLE
+    else:
+        status = UNPROCESSABLE
+    if not _partial(request):
+        if status == 200:
+            messages.success(request, _("Added to the timeline."))
+        else:
+            messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+        return redirect("customer_detail", pk=customer.pk)
+    profile = selectors.profile(request.user, pk)
+    context = {
+        "profile": profile,
+        "customer": profile.customer,
+        "interaction_form": form,
+        "timeline_limit": selectors.TIMELINE_LIMIT,
+    }
+    return render(request, "customers/_timeline.html", context, status=status)
+
+
+# --- vehicles -----------------------------------------------------------------------------
+
+
+def _vehicle_form_page(request, owner, vehicle=None):
+    user = request.user
+    initial = {}
+    if vehicle is not None:
+        fields = VehicleForm(editing=True).fields
+        initial = {name: getattr(vehicle, name) for name in fields if hasattr(vehicle, name)}
+        initial["confirm_vin"] = bool(vehicle.vin) and not vehicle.vin_check_ok
+    form = VehicleForm(
+        request.POST or None,
+        initial=initial,
+        editing=vehicle is not None,
+        custom=customfields.editable(user, "vehicle"),
+        custom_values=vehicle.custom if vehicle is not None else None,
+    )
+    existing_url = None
+    if request.method == "POST" and form.is_valid():
+        data = form.service_data()
+        try:
+            if vehicle is None:
+                vehicle = services.create_vehicle(user, owner_id=owner.pk, **data)
+                messages.success(request, _("Vehicle %(plate)s added.") % {"plate": vehicle})
+            else:
+                # Unchanged plate and VIN are not re-checked (an accepted unusual plate stays).
+                for name in ("plate", "vin"):
+                    if name not in form.changed_data:
+                        data.pop(name)
+                services.update_vehicle(user, vehicle, **data)
+                messages.success(request, _("Vehicle %(plate)s saved.") % {"plate": vehicle})
+            if vehicle.owner_id:
+                return redirect("customer_detail", pk=vehicle.owner_id)
+            return redirect("customer_list")
+        except ServiceError as exc:
+            apply_service_error(form, exc)
+            existing_url = _existing_link(user, exc, "vehicle")
+    context = {
+        "form": form,
+        "owner": owner,
+        "vehicle": vehicle,
+        "existing_url": existing_url,
+        "show_vin_confirmation": form.show_vin_confirmation(),
+    }
+    return render(request, "customers/vehicle_form.html", context)
+
+
+@capability_required("customer.edit")
+def vehicle_create(request):
+    owner = selectors.get_customer(request.user, request.GET.get("owner"))
+    return _vehicle_form_page(request, owner)
+
+
+@capability_required("customer.edit")
+def vehicle_edit(request, pk):
+    vehicle = selectors.get_vehicle(request.user, pk)
+    return _vehicle_form_page(request, vehicle.owner, vehicle)
+
+
+@capability_required("customer.view")
+def vehicle_detail(request, pk):
+    vehicle = selectors.get_vehicle(request.user, pk)
+    if vehicle.owner_id:
+        return redirect("customer_detail", pk=vehicle.owner_id)
+    return redirect("vehicle_edit", pk=vehicle.pk)
+
+
+@require_POST
+@capability_required("customer.edit")
+def vehicle_mileage(request, pk):
+    vehicle = selectors.get_vehicle(request.user, pk)
+    form = MileageForm(request.POST, vehicle_id=vehicle.pk)
+    status = 200
+    if form.is_valid():
+        try:
+            services.record_mileage(request.user, vehicle, **form.cleaned_data)
+            form = MileageForm(vehicle_id=vehicle.pk, initial={"read_on": timezone.localdate()})
+        except ServiceError as exc:
+            apply_service_error(form, exc)
+            status = UNPROCESSABLE
+    else:
+        status = UNPROCESSABLE
+    if not _partial(request):
+        if status == 200:
+            messages.success(request, _("Mileage recorded."))
+        else:
+            messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+        return redirect("vehicle_detail", pk=vehicle.pk)
+    context = {
+        "vehicle": vehicle,
+        "mileage_form": form,
+        "open": status != 200,
+        "today": timezone.localdate(),
+    }
+    return render(request, "customers/_vehicle_card.html", context, status=status)
