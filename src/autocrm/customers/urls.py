@@ -5,6 +5,11 @@ from autocrm.customers import views
 urlpatterns = [
     path("customers/", views.customer_list, name="customer_list"),
     path("customers/new/", views.customer_create, name="customer_create"),
+    path("customers/export.xlsx", views.customer_list_export, name="customer_list_export"),
+    path("customers/<int:pk>/export/", views.customer_export, name="customer_export"),
+    path("customers/<int:pk>/erase/", views.customer_erase, name="customer_erase"),
+    path("customers/<int:pk>/consent/", views.customer_consent, name="customer_consent"),
+    path("customers/<int:pk>/merge/", views.customer_merge, name="customer_merge"),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
     path("customers/<int:pk>/edit/", views.customer_edit, name="customer_edit"),
     path("customers/<int:pk>/reveal/", views.customer_reveal, name="customer_reveal"),

@@ -17,7 +17,7 @@ from autocrm.core.forms import apply_service_error
 from autocrm.core.pagination import paginate
 from autocrm.core.selectors import visible_stores
 from autocrm.core.views import capability_required
-from autocrm.customers import selectors, services
+from autocrm.customers import privacy, selectors, services
 from autocrm.customers.forms import (
     CustomerFilterForm,
     CustomerForm,
@@ -313,3 +313,100 @@ def vehicle_mileage(request, pk):
         "today": timezone.localdate(),
     }
     return render(request, "customers/_vehicle_card.html", context, status=status)
+
+
+# --- privacy, consent, merge, export --------------------------------------------------------
+
+
+@capability_required("customer.export")
+def customer_export(request, pk):
+    """One customer's data for an access request (JSON or Excel); audited."""
+    customer = selectors.get_customer(request.user, pk)
+    if request.GET.get("format") == "xlsx":
+        content = privacy.customer_data_xlsx(request.user, customer)
+        return _download(content, f"customer-{customer.pk}.xlsx", XLSX)
+    content = privacy.customer_data_json(request.user, customer)
+    return _download(content, f"customer-{customer.pk}.json", "application/json")
+
+
+@capability_required("customer.export")
+def customer_list_export(request):
+    user = request.user
+    form = CustomerFilterForm(
+        request.GET, stores=visible_stores(user), tags=org_tags(user), sources=org_sources(user)
+    )
+    qs = selectors.customer_list(user, selectors.CustomerFilter(**form.filter_values()))
+    return _download(privacy.list_xlsx(user, qs), "customers.xlsx", XLSX)
+
+
+def _download(content: bytes, filename: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@capability_required("customer.erase")
+def customer_erase(request, pk):
+    customer = selectors.get_customer(request.user, pk)
+    error = ""
+    if request.method == "POST":
+        if request.POST.get("confirm") != "1":
+            error = _("Tick the box to confirm the erasure.")
+        else:
+            try:
+                privacy.erase_customer(request.user, customer, request.POST.get("reason", ""))
+                messages.success(request, _("Personal data erased; visits and amounts are kept."))
+                return redirect("customer_detail", pk=customer.pk)
+            except ServiceError as exc:
+                error = " ".join(str(m) for m in exc.fields.values()) or str(exc.message)
+    return render(request, "customers/erase.html", {"customer": customer, "error": error})
+
+
+@require_POST
+@capability_required("customer.edit")
+def customer_consent(request, pk):
+    customer = selectors.get_customer(request.user, pk)
+    try:
+        services.set_consent(
+            request.user,
+            customer,
+            request.POST.get("channel", ""),
+            request.POST.get("given") == "1",
+            request.POST.get("how", ""),
+        )
+        messages.success(request, _("Consent recorded."))
+    except ServiceError as exc:
+        messages.error(request, " ".join(str(m) for m in exc.fields.values()) or str(exc.message))
+    return redirect("customer_detail", pk=customer.pk)
+
+
+@capability_required("customer.edit")
+def customer_merge(request, pk):
+    """Pick the duplicate (by mobile, plate or its number), see what moves, then confirm."""
+    keep = selectors.get_customer(request.user, pk)
+    query = (request.POST.get("q") or request.GET.get("q") or "").strip()
+    drop, preview, error = None, None, ""
+    if query:
+        drop = selectors.exact_match(request.user, query)
+        if drop is None and query.isdigit():
+            try:
+                drop = selectors.get_customer(request.user, query)
+            except NotFound:
+                drop = None
+        if drop is None:
+            error = _("No customer of your stores matches; use the exact mobile or plate.")
+        else:
+            try:
+                preview = privacy.merge_preview(request.user, keep, drop)
+            except ServiceError as exc:
+                error = " ".join(str(m) for m in exc.fields.values()) or str(exc.message)
+    if request.method == "POST" and request.POST.get("confirm") == "1" and preview:
+        privacy.merge_customers(request.user, keep, drop)
+        messages.success(request, _("Merged: everything of the duplicate is now on this record."))
+        return redirect("customer_detail", pk=keep.pk)
+    context = {"customer": keep, "q": query, "preview": preview, "error": error}
+    return render(request, "customers/merge.html", context)
