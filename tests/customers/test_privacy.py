@@ -134,6 +134,18 @@ class TestMerge:
 
 
 class TestListExport:
+    def test_custom_fields_exported(self, world, li):
+        from autocrm.core import customfields
+
+        customfields.create_field(world.hq, target="customer", key="film", label_zh="贴膜品牌")
+        li.custom = {"film": "3M"}
+        li.save()
+        content = privacy.list_xlsx(world.manager_a1, Customer.objects.filter(pk=li.pk))
+        header, row = list(
+            load_workbook(io.BytesIO(content)).worksheets[0].iter_rows(values_only=True)
+        )
+        assert header[-1] == "贴膜品牌" and row[-1] == "3M"
+
     def test_filtered_export_masked_for_roles_without_phone_and_audited(self, world, li):
         cf.customer(world.a1, name="王五", level="VIP", mobile="13600002222")
         cf.customer(world.a2, name="外店客户")

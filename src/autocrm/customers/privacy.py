@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
-from autocrm.core import audit
+from autocrm.core import audit, customfields
 from autocrm.core.errors import Invalid
 from autocrm.core.models import User
 from autocrm.core.services import require
@@ -220,6 +220,7 @@ def list_xlsx(actor: User, customers: QuerySet[Customer], limit: int = 100_000) 
     calls customers)."""
     require(actor, "customer.export")
     show_phone = actor.can("customer.phone")
+    fields = customfields.visible(actor, "customer")
     wb = Workbook(write_only=True)
     sheet = wb.create_sheet(_("Customers"))
     sheet.append(
@@ -234,6 +235,7 @@ def list_xlsx(actor: User, customers: QuerySet[Customer], limit: int = 100_000) 
             _("Lifetime spend"),
             _("Last visit"),
             _("SMS consent"),
+            *[f.label() for f in fields],
         ]
     )
     qs = customers.select_related("home_store", "source").prefetch_related("tags")
@@ -252,6 +254,7 @@ def list_xlsx(actor: User, customers: QuerySet[Customer], limit: int = 100_000) 
                 float(c.lifetime_spend),
                 timezone.localtime(c.last_visit_at).strftime("%Y-%m-%d") if c.last_visit_at else "",
                 _("yes") if c.consent_sms else _("no"),
+                *[value for _group, _label, value in customfields.display_with(fields, c.custom)],
             ]
         )
     out = io.BytesIO()
