@@ -90,3 +90,17 @@ def test_custom_field_admin_and_fill(world):
     bad = advisor.post("/customers/new/", {"name": "乙", "kind": "person", "custom_film": "别的"})
     assert bad.status_code == 200 and "custom_film" in bad.context["form"].errors
     assert client_for(world.manager_a1).get("/settings/fields/").status_code == 403
+
+
+def test_transfer_page(world):
+    old = cf.customer(world.a1, name="老车主", mobile="13900000010")
+    new = cf.customer(world.a1, name="新车主", mobile="13900000011")
+    v = cf.vehicle(old, plate="京A66666")
+    client = client_for(world.advisor_a1)
+    assert client.post(f"/vehicles/{v.pk}/transfer/", {"q": "nobody"}).context["error"]
+    response = client.post(f"/vehicles/{v.pk}/transfer/", {"q": "13900000011"})
+    assert response.status_code == 302
+    v.refresh_from_db()
+    assert v.owner == new
+    assert "京A66666" in client.get(f"/customers/{old.pk}/").content.decode()  # past vehicles
+    assert client_for(world.tech_a1).get(f"/vehicles/{v.pk}/transfer/").status_code == 403

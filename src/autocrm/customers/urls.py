@@ -22,4 +22,5 @@ urlpatterns = [
     path("vehicles/<int:pk>/", views.vehicle_detail, name="vehicle_detail"),
     path("vehicles/<int:pk>/edit/", views.vehicle_edit, name="vehicle_edit"),
     path("vehicles/<int:pk>/mileage/", views.vehicle_mileage, name="vehicle_mileage"),
+    path("vehicles/<int:pk>/transfer/", views.vehicle_transfer, name="vehicle_transfer"),
 ]

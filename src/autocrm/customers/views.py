@@ -410,3 +410,37 @@ def customer_merge(request, pk):
         return redirect("customer_detail", pk=keep.pk)
     context = {"customer": keep, "q": query, "preview": preview, "error": error}
     return render(request, "customers/merge.html", context)
+
+
+@capability_required("customer.edit")
+def vehicle_transfer(request, pk):
+    """Hand a vehicle to another customer (sold, or registered to a family member); the
+    history stays with the vehicle and each owner's timeline keeps their own period."""
+    vehicle = selectors.get_vehicle(request.user, pk)
+    query = (request.POST.get("q") or "").strip()
+    error = ""
+    if request.method == "POST":
+        new_owner = selectors.exact_match(request.user, query) if query else None
+        if new_owner is None and query.isdigit():
+            try:
+                new_owner = selectors.get_customer(request.user, query)
+            except NotFound:
+                new_owner = None
+        if new_owner is None:
+            error = _(
+                "No customer of your stores matches; use the exact mobile or customer number."
+            )
+        else:
+            try:
+                services.transfer_vehicle(request.user, vehicle, new_owner)
+                messages.success(
+                    request,
+                    _("Vehicle %(plate)s now belongs to %(name)s.")
+                    % {"plate": vehicle, "name": new_owner.name},
+                )
+                return redirect("customer_detail", pk=new_owner.pk)
+            except ServiceError as exc:
+                error = " ".join(str(m) for m in exc.fields.values()) or str(exc.message)
+    return render(
+        request, "customers/transfer.html", {"vehicle": vehicle, "q": query, "error": error}
+    )
