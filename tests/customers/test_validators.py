@@ -164,10 +164,14 @@ def test_validate_plate_normalises(raw, expected):
 
 @pytest.mark.parametrize("raw", ["京I12345", "港A12345", "京A1234", "abc", "", "京A·1234O"])
 def test_validate_plate_refuses(raw):
-    with translation.override("en"), pytest.raises(ValidationError) as exc:
-        validate_plate(raw)
-    assert exc.value.code == "plate"
-    assert exc.value.messages == ["Enter a valid plate, e.g. 京A12345 or 粤BD12345 (new energy)."]
+    with translation.override("en"):
+        with pytest.raises(ValidationError) as exc:
+            validate_plate(raw)
+        assert exc.value.code == "plate"
+        assert exc.value.messages == [
+            "Enter a valid plate, e.g. 京A12345 or 粤BD12345 (new energy)."
+        ]
+    assert "车牌" in exc.value.messages[0]  # and in Chinese by default
 
 
 @pytest.mark.parametrize(
@@ -332,10 +336,11 @@ def test_validate_vin_wrong_check_digit_is_only_a_warning():
     ],
 )
 def test_validate_vin_refusals(raw, message):
-    with translation.override("en"), pytest.raises(ValidationError) as exc:
-        validate_vin(raw)
-    assert exc.value.code == "vin"
-    assert exc.value.messages == [message]
+    with translation.override("en"):
+        with pytest.raises(ValidationError) as exc:
+            validate_vin(raw)
+        assert exc.value.code == "vin"
+        assert exc.value.messages == [message]
 
 
 _vin16 = st.text(alphabet=VIN_CHARS, min_size=16, max_size=16)

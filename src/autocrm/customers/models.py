@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from autocrm.core.models import Organization, Store, TimeStampedModel, User
 
@@ -60,7 +61,7 @@ class Customer(TimeStampedModel):
     scope_store = "home_store"
 
     class Kind(models.TextChoices):
-        PERSON = "person", _("Person")
+        PERSON = "person", pgettext_lazy("customer type", "Person")
         COMPANY = "company", _("Company / fleet")
 
     class Gender(models.TextChoices):
