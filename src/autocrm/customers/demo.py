@@ -30,7 +30,7 @@ from autocrm.customers.models import (
 )
 from autocrm.customers.pinyin import pinyin_full, pinyin_initials
 from autocrm.customers.services import plate_keys
-from autocrm.customers.validators import PLATE_CHARS, PLATE_LETTERS, VIN_CHARS, vin_check_digit
+from autocrm.customers.validators import PLATE_LETTERS, VIN_CHARS, vin_check_digit
 
 CUSTOMERS = {"small": 2_000, "chain": 200_000, "large": 1_000_000}
 VEHICLES_PER_CUSTOMER = 1.3
@@ -119,12 +119,11 @@ def _encode(n: int, alphabet: str, width: int) -> str:
 
 
 def demo_plate(index: int, province: str, electric: bool) -> str:
-    """A valid plate unique per index (34^5 ordinary plates per province letter)."""
+    """A valid, realistic plate unique per index: office letter + 5 digits (24 × 100 000
+    per province), new-energy plates with D before the digits."""
     letter = PLATE_LETTERS[index % len(PLATE_LETTERS)]
-    serial = index // len(PLATE_LETTERS)
-    if electric:
-        return f"{province}{letter}D{_encode(serial, PLATE_CHARS, 1)}{serial % 10_000:04d}"
-    return f"{province}{letter}{_encode(serial, PLATE_CHARS, 4)}{serial % 10}"
+    serial = (index // len(PLATE_LETTERS)) % 100_000
+    return f"{province}{letter}{'D' if electric else ''}{serial:05d}"
 
 
 def demo_vin(index: int, wmi: str, rng: random.Random) -> str:
