@@ -175,3 +175,13 @@ class TestApi:
         r = send(client, "post", "/api/v1/customers", {"name": "<b>张</b><script>x</script>"})
         assert r.status_code == 201
         assert Customer.objects.get(pk=r.json()["id"]).name == "<b>张</b><script>x</script>"
+
+
+def test_plate_fragment_not_crowded_out_by_other_stores(world):
+    """Hundreds of matching plates elsewhere must not hide the store's own vehicle."""
+    other = cf.customer(world.a2)
+    for i in range(230):
+        cf.vehicle(other, plate=f"京B{i:03d}88")
+    mine = cf.vehicle(cf.customer(world.a1), plate="京C99988")
+    hits = selectors.search(world.advisor_a1, "88")
+    assert [h.vehicle for h in hits] == [mine]

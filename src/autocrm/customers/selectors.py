@@ -119,7 +119,8 @@ def search(user: User, q: str, limit: int = SEARCH_LIMIT) -> list[Hit]:
         add_vehicles(vehicles.filter(org_id=user.org_id, vin_tail=upper), "vin")
     body = upper[1:] if upper[:1] in PROVINCES else upper
     if 2 <= len(body) <= 8 and body.isascii() and body.isalnum():
-        keys = PlateKey.objects.filter(Q(org_id=user.org_id) & prefix("key", body))
+        # scoped before the limit, so a store's own vehicles are not crowded out by others'
+        keys = scoped(PlateKey.objects.filter(prefix("key", body)), user)
         plate_vehicles = vehicles.filter(pk__in=keys.values("vehicle_id")[:200])
         if body != upper:  # the province was typed: it must match too
             plate_vehicles = plate_vehicles.filter(plate__startswith=upper[:1])
