@@ -136,6 +136,9 @@ class Customer(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["org", "mobile_tail"], name="cust_mobile_tail"),
+            # Full-mobile lookups: the unique constraint is a partial index, which SQLite's
+            # planner cannot use for ``mobile = ?`` (it measured 400 ms at a million rows).
+            models.Index(fields=["org", "mobile"], name="cust_mobile"),
             # Prefix search; varchar_pattern_ops lets PostgreSQL use them for LIKE 'x%'
             # whatever the database collation (other databases ignore opclasses).
             models.Index(
