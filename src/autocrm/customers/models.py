@@ -228,6 +228,10 @@ class Vehicle(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["org", "vin_tail"], name="veh_vin_tail"),
+            # Exact plate / VIN lookups and duplicate checks: SQLite cannot use the partial
+            # unique indexes for ``plate = ?`` (see cust_mobile).
+            models.Index(fields=["org", "plate"], name="veh_plate"),
+            models.Index(fields=["org", "vin"], name="veh_vin"),
             models.Index(fields=["org", "brand"], name="veh_brand"),
         ]
 
