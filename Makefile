@@ -68,8 +68,13 @@ test-unit: setup
 e2e: setup
 	AUTOCRM_TESTING=1 $(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
+# Archive benchmark size: large (1M customers, the issue's target) or chain for a quick run.
+BENCH_SCALE ?= large
+BENCH_ARCHIVE_ARGS ?=
+
 bench: setup
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/archive.py --scale $(BENCH_SCALE) $(BENCH_ARCHIVE_ARGS)
 
 lint: $(VENV)/.synced
 	$(BIN)/ruff check .
