@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0004_custom_fields'),
-        ('customers', '0001_initial'),
+        ("core", "0004_custom_fields"),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['org', 'mobile'], name='cust_mobile'),
+            model_name="customer",
+            index=models.Index(fields=["org", "mobile"], name="cust_mobile"),
         ),
     ]
