@@ -17,6 +17,7 @@ DESCRIPTION = """AutoCRM 汽车后市场客户管理系统 — customers, cars a
   worker       只启动后台任务进程 / run the background worker only
   demo         建库、加载演示数据并启动 / create the database, load demo data and serve
   createadmin  创建第一个总部管理员 / create the first HQ administrator
+  import       从 Excel/CSV 导入客户和车辆 / import customers and vehicles from Excel/CSV
   migrate      创建或升级数据库 / create or upgrade the database
   check        检查配置（--deploy 检查生产安全）/ check configuration (--deploy: production)
   compilemessages  编译界面翻译 / compile translations
@@ -222,6 +223,16 @@ def cmd_createadmin(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    _setup_django()
+    if _needs_migrate():
+        print("数据库需要升级：autocrm migrate / run autocrm migrate first", file=sys.stderr)
+        return 2
+    from autocrm.imports.commands import run
+
+    return run(args)
+
+
 def cmd_migrate(args) -> int:
     _setup_django()
     from autocrm.core import audit
@@ -335,6 +346,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="已有管理员时跳过 / skip when an HQ administrator exists",
     )
     p.set_defaults(func=cmd_createadmin)
+
+    p = sub.add_parser("import", help="从 Excel/CSV 导入 / import from Excel/CSV")
+    p.add_argument("what", choices=["customers"], help="导入什么 / what to import")
+    p.add_argument("file", help="Excel (.xlsx) 或 CSV 文件 / the .xlsx or .csv file")
+    p.add_argument("--dry-run", action="store_true", help="只检查不修改 / check only")
+    p.add_argument("--store", help="门店代码 / store code (home store of new customers)")
+    p.add_argument("--org", help="集团代码 / organization code (when there are several)")
+    p.add_argument("--report", help="未导入行的报告 / write rejected rows to this .xlsx")
+    p.add_argument("--user", help="记在此员工名下 / attribute the import to this login name")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("migrate", help="创建或升级数据库 / create or upgrade the database")
     p.set_defaults(func=cmd_migrate)

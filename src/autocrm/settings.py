@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "autocrm.core",
     "autocrm.customers",
+    "autocrm.imports",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +195,9 @@ CONTENT_SECURITY_POLICY = (
 # Request bodies: refuse oversized uploads early with a clear message.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("AUTOCRM_MAX_BODY_BYTES", 2 * 1024 * 1024))
 AUTOCRM_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
+# Spreadsheet imports: their own, larger limit, checked before the body is read.
+AUTOCRM_IMPORT_MAX_MB = float(os.environ.get("AUTOCRM_IMPORT_MAX_MB", 50))
+AUTOCRM_UPLOAD_PATHS = {"/imports/upload/": int(AUTOCRM_IMPORT_MAX_MB * 1048576) + 1048576}
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 
 LANGUAGE_CODE = "zh-hans"

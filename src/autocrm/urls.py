@@ -29,6 +29,7 @@ urlpatterns = [
     path("settings/fields/<int:pk>/", views_fields.field_edit, name="field_edit"),
     path("settings/fields/<int:pk>/delete/", views_fields.field_delete, name="field_delete"),
     path("", include("autocrm.customers.urls")),
+    path("", include("autocrm.imports.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", api.urls),
 ]

@@ -20,6 +20,7 @@ from autocrm.core.models import (
     Store,
     User,
 )
+from autocrm.imports.models import ImportJob, ImportProfile
 from tests import customer_factories as cf
 from tests import factories as f
 from tests.conftest import client_for
@@ -41,6 +42,18 @@ BUILDERS = {
             org=w.org, target="customer", key="k", label_zh="字段"
         ),
         {"label_zh": "新字段"},
+    ),
+    "imports.ImportProfile": (
+        lambda w: ImportProfile.objects.create(
+            org=w.org, name="门店导出", headers=["姓名"], mapping=["name"]
+        ),
+        {"name": "改名"},
+    ),
+    "imports.ImportJob": (
+        lambda w: ImportJob.objects.create(
+            org=w.org, store=w.a1, file_name="客户.xlsx", file_type="xlsx"
+        ),
+        {"file_name": "改名.xlsx"},
     ),
     "customers.SourceChannel": (lambda w: cf.source(w.org), {"name": "抖音"}),
     "customers.Tag": (lambda w: cf.tag(w.org), {"name": "注重品质"}),

@@ -163,9 +163,25 @@ class TestNavigationByRole:
         return [item["key"] for item in response.context["nav_items"]]
 
     def test_each_role_sees_its_menu(self, world):
-        assert self.nav(world.hq) == ["home", "customer", "store", "staff", "audit", "job", "field"]
-        assert self.nav(world.manager_a1) == ["home", "customer", "store", "staff", "audit"]
-        assert self.nav(world.advisor_a1) == ["home", "customer", "store"]
+        assert self.nav(world.hq) == [
+            "home",
+            "customer",
+            "import",
+            "store",
+            "staff",
+            "audit",
+            "job",
+            "field",
+        ]
+        assert self.nav(world.manager_a1) == [
+            "home",
+            "customer",
+            "import",
+            "store",
+            "staff",
+            "audit",
+        ]
+        assert self.nav(world.advisor_a1) == ["home", "customer", "import", "store"]
         assert self.nav(world.tech_a1) == ["home"]
 
     @pytest.mark.parametrize("path", ["/stores/", "/staff/", "/audit/", "/jobs/", "/staff/new/"])

@@ -22,6 +22,14 @@ def wants_json(request) -> bool:
     return request.path.startswith("/api/")
 
 
+def body_limit(path: str) -> int:
+    """Upload pages (settings.AUTOCRM_UPLOAD_PATHS: path prefix → bytes) have their own limit."""
+    for prefix, limit in getattr(settings, "AUTOCRM_UPLOAD_PATHS", {}).items():
+        if path.startswith(prefix):
+            return int(limit)
+    return settings.AUTOCRM_MAX_BODY_BYTES
+
+
 class BodySizeLimitMiddleware:
     """Refuse bodies over the limit before anything reads them (413, JSON for the API)."""
 
@@ -33,7 +41,7 @@ class BodySizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        limit = settings.AUTOCRM_MAX_BODY_BYTES
+        limit = body_limit(request.path)
         if length > limit:
             security_log.warning(
                 "oversized body refused path=%s bytes=%s ip=%s",
