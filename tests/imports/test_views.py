@@ -63,7 +63,7 @@ def test_whole_flow(world, login, tmp_path, media):
     assert not Customer.objects.exists()
     page = client.get(reverse("import_detail", args=[job.pk])).content.decode()
     assert 'data-testid="plan-counts"' in page and page.count('data-testid="plan-row"') == 7
-    assert 'data-action="reject" data-row="6"' in page and "Mobile number format is wrong" in page
+    assert 'data-action="reject" data-row="6"' in page and "手机号格式不对" in page
 
     response = client.post(reverse("import_confirm", args=[job.pk]))
     assert response.status_code == 302
@@ -212,7 +212,7 @@ def test_progress_partial_polls_then_reloads(world, login, tmp_path):
     url = reverse("import_progress", args=[job.pk])
     partial = client.get(url, HTTP_HX_REQUEST="true")
     assert partial.status_code == 200 and b'hx-trigger="every 1s"' in partial.content
-    assert b"3 of 7" in partial.content and b"width: 42%" in partial.content
+    assert "3 / 7 行".encode() in partial.content and b"width: 42%" in partial.content
     page = client.get(reverse("import_detail", args=[job.pk]))
     assert b'hx-trigger="every 1s"' in page.content
     ImportJob.objects.filter(pk=job.pk).update(status="done")
