@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from django.http import HttpResponse
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from autocrm.core import customfields
+from autocrm.core.http import XLSX, download
 from autocrm.core.pagination import paginate
 from autocrm.core.services import require
 from autocrm.core.validators import mask_mobile
@@ -205,6 +205,22 @@ def visible_custom(viewer, target: str, values: dict) -> dict:
     return {k: v for k, v in (values or {}).items() if k in keys}
 
 
+class CustomerQuery(Schema):
+    """The list's filters, shared by the list and its Excel export."""
+
+    q: str = ""
+    store_id: int | None = None
+    tag_id: int | None = None
+    source_id: int | None = None
+    level: str = ""
+    consent: str = ""
+    brand: str = ""
+    insurance_within_days: int | None = None
+
+    def to_filter(self) -> selectors.CustomerFilter:
+        return selectors.CustomerFilter(**{**self.dict(), "q": self.q[:40]})
+
+
 def customer_out(viewer, customer: Customer) -> dict:
     data = {f: getattr(customer, f) for f in CustomerOut.model_fields if hasattr(customer, f)}
     data["tags"] = sorted(t.name for t in customer.tags.all())
@@ -216,28 +232,9 @@ def customer_out(viewer, customer: Customer) -> dict:
 
 @router.get("/customers", response=CustomerPage)
 def list_customers(
-    request,
-    cursor: str | None = None,
-    limit: int = 50,
-    q: str = "",
-    store_id: int | None = None,
-    tag_id: int | None = None,
-    source_id: int | None = None,
-    level: str = "",
-    consent: str = "",
-    brand: str = "",
-    insurance_within_days: int | None = None,
+    request, filters: Query[CustomerQuery], cursor: str | None = None, limit: int = 50
 ):
-    f = selectors.CustomerFilter(
-        q=q[:40],
-        store_id=store_id,
-        tag_id=tag_id,
-        source_id=source_id,
-        level=level,
-        consent=consent,
-        brand=brand,
-        insurance_within_days=insurance_within_days,
-    )
+    f = filters.to_filter()
     qs = selectors.customer_list(request.user, f).prefetch_related("tags")
     page = paginate(qs, cursor, limit, descending=True)
     page["items"] = [customer_out(request.user, c) for c in page["items"]]
@@ -250,41 +247,12 @@ def create_customer(request, payload: CustomerIn):
     return Status(201, customer_out(request.user, customer))
 
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _download(content: bytes, filename: str, content_type: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
-
-
 @router.get("/customers/export.xlsx")
-def export_customers(
-    request,
-    q: str = "",
-    store_id: int | None = None,
-    tag_id: int | None = None,
-    source_id: int | None = None,
-    level: str = "",
-    consent: str = "",
-    brand: str = "",
-    insurance_within_days: int | None = None,
-):
+def export_customers(request, filters: Query[CustomerQuery]):
     """The filtered list as Excel (same filters as GET /customers)."""
-    f = selectors.CustomerFilter(
-        q=q[:40],
-        store_id=store_id,
-        tag_id=tag_id,
-        source_id=source_id,
-        level=level,
-        consent=consent,
-        brand=brand,
-        insurance_within_days=insurance_within_days,
-    )
+    f = filters.to_filter()
     content = privacy.list_xlsx(request.user, selectors.customer_list(request.user, f))
-    return _download(content, "customers.xlsx", XLSX)
+    return download(content, "customers.xlsx", XLSX)
 
 
 class MergeIn(Schema):
@@ -325,10 +293,10 @@ def export_customer(request, customer_id: int, format: str = "json"):  # noqa: A
     """One customer's data, for an access request (JSON or Excel); audited."""
     customer = selectors.get_customer(request.user, customer_id)
     if format == "xlsx":
-        return _download(
+        return download(
             privacy.customer_data_xlsx(request.user, customer), f"customer-{customer.pk}.xlsx", XLSX
         )
-    return _download(
+    return download(
         privacy.customer_data_json(request.user, customer),
         f"customer-{customer.pk}.json",
         "application/json",

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from autocrm.core import customfields
 from autocrm.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from autocrm.core.forms import apply_service_error
+from autocrm.core.http import XLSX, download
 from autocrm.core.pagination import paginate
 from autocrm.core.selectors import visible_stores
 from autocrm.core.views import capability_required
@@ -324,9 +325,9 @@ def customer_export(request, pk):
     customer = selectors.get_customer(request.user, pk)
     if request.GET.get("format") == "xlsx":
         content = privacy.customer_data_xlsx(request.user, customer)
-        return _download(content, f"customer-{customer.pk}.xlsx", XLSX)
+        return download(content, f"customer-{customer.pk}.xlsx", XLSX)
     content = privacy.customer_data_json(request.user, customer)
-    return _download(content, f"customer-{customer.pk}.json", "application/json")
+    return download(content, f"customer-{customer.pk}.json", "application/json")
 
 
 @capability_required("customer.export")
@@ -336,17 +337,7 @@ def customer_list_export(request):
         request.GET, stores=visible_stores(user), tags=org_tags(user), sources=org_sources(user)
     )
     qs = selectors.customer_list(user, selectors.CustomerFilter(**form.filter_values()))
-    return _download(privacy.list_xlsx(user, qs), "customers.xlsx", XLSX)
-
-
-def _download(content: bytes, filename: str, content_type: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return download(privacy.list_xlsx(user, qs), "customers.xlsx", XLSX)
 
 
 @capability_required("customer.erase")
