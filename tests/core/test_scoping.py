@@ -168,3 +168,14 @@ def test_every_org_model_declares_scope():
 def test_store_model_scoped_by_pk(world):
     assert Store.scope_store == "pk"
     assert list(scoping.scoped(Store.objects.all(), world.manager_a2)) == [world.a2]
+
+
+def test_distinct_only_for_to_many_scope_paths(world):
+    from autocrm.customers.models import Customer, PlateKey
+
+    def is_distinct(model):
+        return scoping.scoped(model.objects.all(), world.manager_a1).query.distinct
+
+    assert is_distinct(User)  # staff → stores is many-to-many: rows could repeat
+    assert not is_distinct(Customer) and not is_distinct(PlateKey)  # to-one paths
+    assert not is_distinct(Store)

@@ -61,9 +61,24 @@ def scoped(queryset: QuerySet[M], user: User) -> QuerySet[M]:
     if store_path is not None and not is_org_wide(user):
         lookup = f"{store_path}__in"
         queryset = queryset.filter(**{lookup: store_ids(user)})
-        if "__" in store_path or store_path not in {"pk", "store", "store_id"}:
+        if _crosses_many(model, store_path):
             queryset = queryset.distinct()
     return queryset
+
+
+def _crosses_many(model, path: str) -> bool:
+    """Whether a lookup path goes through a to-many relation (only then can rows repeat and
+    need DISTINCT, which otherwise costs a sort over whole rows)."""
+    for name in path.split("__"):
+        if name == "pk":
+            return False
+        field = model._meta.get_field(name)
+        if field.many_to_many or field.one_to_many:
+            return True
+        if not field.is_relation:
+            return False
+        model = field.related_model
+    return False
 
 
 def can_see_store(user: User, store_id: int | None) -> bool:

@@ -163,6 +163,17 @@ def exact_match(user: User, q: str) -> Customer | None:
     return visible_customers(user).filter(pk=vehicle.owner_id).first()
 
 
+def find_customer(user: User, query: str) -> Customer | None:
+    """A customer named by exact mobile, exact plate or customer number (merge, transfer)."""
+    query = (query or "").strip()
+    if not query:
+        return None
+    found = exact_match(user, query)
+    if found is None and query.isdigit():
+        found = visible_customers(user).filter(pk=int(query)).first()
+    return found
+
+
 # --- 360° view ----------------------------------------------------------------------------
 
 

@@ -382,12 +382,7 @@ def customer_merge(request, pk):
     query = (request.POST.get("q") or request.GET.get("q") or "").strip()
     drop, preview, error = None, None, ""
     if query:
-        drop = selectors.exact_match(request.user, query)
-        if drop is None and query.isdigit():
-            try:
-                drop = selectors.get_customer(request.user, query)
-            except NotFound:
-                drop = None
+        drop = selectors.find_customer(request.user, query)
         if drop is None:
             error = _("No customer of your stores matches; use the exact mobile or plate.")
         else:
@@ -411,12 +406,7 @@ def vehicle_transfer(request, pk):
     query = (request.POST.get("q") or "").strip()
     error = ""
     if request.method == "POST":
-        new_owner = selectors.exact_match(request.user, query) if query else None
-        if new_owner is None and query.isdigit():
-            try:
-                new_owner = selectors.get_customer(request.user, query)
-            except NotFound:
-                new_owner = None
+        new_owner = selectors.find_customer(request.user, query)
         if new_owner is None:
             error = _(
                 "No customer of your stores matches; use the exact mobile or customer number."
