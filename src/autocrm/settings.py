@@ -58,6 +58,12 @@ INSTALLED_APPS = [
     "autocrm.core",
     "autocrm.customers",
     "autocrm.imports",
+    "autocrm.catalog",
+    "autocrm.workflow",
+    "autocrm.service",
+    "autocrm.feedback",
+    "autocrm.messaging",
+    "autocrm.portal",
 ]
 
 MIDDLEWARE = [

@@ -25,7 +25,7 @@ PROJECT_PREFIX = "autocrm."
 # derived from audited rows (rebuilt from them, never edited).
 EXEMPT = {"core.AuditLog", "core.JobRun", "core.WorkerHeartbeat", "customers.PlateKey"}
 # Fields that change on their own (sign-in time, token use) are not worth an entry.
-IGNORED_FIELDS = {"last_login", "last_used_at", "updated_at"}
+IGNORED_FIELDS = {"last_login", "last_used_at", "updated_at", "last_opened_at"}
 SECRET_FIELDS = {"password", "key_hash"}
 MASK = "******"
 

@@ -210,6 +210,10 @@ class Vehicle(TimeStampedModel):
     inspection_due_on = models.DateField(_("annual inspection due"), null=True, blank=True)
     current_mileage = models.PositiveIntegerField(_("current mileage (km)"), null=True, blank=True)
     mileage_read_on = models.DateField(_("mileage read on"), null=True, blank=True)
+    last_service_on = models.DateField(_("last service"), null=True, blank=True)
+    last_service_km = models.PositiveIntegerField(
+        _("mileage at last service"), null=True, blank=True
+    )
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)
 
     class Meta:
