@@ -10,10 +10,14 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 
+from autocrm.catalog.api import router as catalog_router
 from autocrm.core.api import BearerAuth
 from autocrm.core.api import router as core_router
 from autocrm.core.errors import ServiceError
 from autocrm.customers.api import router as customers_router
+from autocrm.feedback.api import router as feedback_router
+from autocrm.service.api import router as service_router
+from autocrm.workflow.api import router as workflow_router
 
 log = logging.getLogger("autocrm.api")
 security_log = logging.getLogger("autocrm.security")
@@ -109,3 +113,7 @@ def on_unexpected(request, exc):
 
 api.add_router("/", core_router)
 api.add_router("/", customers_router)
+api.add_router("/", catalog_router)
+api.add_router("/", service_router)
+api.add_router("/", workflow_router)
+api.add_router("/", feedback_router)

@@ -251,8 +251,9 @@ def cmd_check(args) -> int:
 def cmd_compilemessages(args) -> int:
     import polib
 
-    root = Path(__file__).resolve().parent / "locale"
-    for po_path in root.glob("*/LC_MESSAGES/*.po"):
+    # The project's catalogue and each app's own (apps keep their strings in <app>/locale/).
+    root = Path(__file__).resolve().parent
+    for po_path in sorted(root.glob("**/locale/*/LC_MESSAGES/*.po")):
         po = polib.pofile(str(po_path))
         po.save_as_mofile(str(po_path.with_suffix(".mo")))
         print(f"{po_path.relative_to(root)}: {po.percent_translated()}% translated")

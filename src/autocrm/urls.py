@@ -30,6 +30,11 @@ urlpatterns = [
     path("settings/fields/<int:pk>/delete/", views_fields.field_delete, name="field_delete"),
     path("", include("autocrm.customers.urls")),
     path("", include("autocrm.imports.urls")),
+    path("", include("autocrm.catalog.urls")),
+    path("", include("autocrm.service.urls")),
+    path("", include("autocrm.workflow.urls")),
+    path("", include("autocrm.feedback.urls")),
+    path("", include("autocrm.portal.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", api.urls),
 ]

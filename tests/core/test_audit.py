@@ -8,6 +8,7 @@ import pytest
 from django.apps import apps
 from django.db import DatabaseError, connection, transaction
 
+from autocrm.catalog.models import StorePrice
 from autocrm.core import audit, services
 from autocrm.core.jobs import autocrm_task
 from autocrm.core.models import (
@@ -20,9 +21,25 @@ from autocrm.core.models import (
     Store,
     User,
 )
+from autocrm.feedback.models import Survey
 from autocrm.imports.models import ImportJob, ImportProfile
+from autocrm.messaging.models import OutboxMessage
+from autocrm.portal.models import PortalLink
+from autocrm.service.models import (
+    Inspection,
+    InspectionResult,
+    Media,
+    Payment,
+    QualityCheck,
+    Recommendation,
+    ServiceSettings,
+    TimeEntry,
+    WorkOrderEvent,
+)
+from autocrm.workflow.models import Stage, StageVisit
 from tests import customer_factories as cf
 from tests import factories as f
+from tests import service_factories as sf
 from tests.conftest import client_for
 
 # One builder per audited model: make an instance, and a field change to apply to it.
@@ -68,6 +85,122 @@ BUILDERS = {
         {"note": "改"},
     ),
     "customers.Interaction": (lambda w: cf.interaction(cf.customer(w.a1)), {"summary": "改"}),
+    "catalog.LabourItem": (lambda w: sf.labour(w.org), {"name": "改"}),
+    "catalog.Part": (lambda w: sf.part(w.org), {"name": "改"}),
+    "catalog.ServicePackage": (lambda w: sf.package(w.org), {"name": "改"}),
+    "catalog.PackageItem": (lambda w: sf.package(w.org).items.first(), {"quantity": "2.00"}),
+    "catalog.StorePrice": (
+        lambda w: StorePrice.objects.create(store=w.a1, labour=sf.labour(w.org), price=9),
+        {"price": "10.00"},
+    ),
+    "workflow.Stage": (
+        lambda w: Stage.objects.create(org=w.org, store=w.a1, name="待接车"),
+        {"name": "检查中"},
+    ),
+    "workflow.StageVisit": (
+        lambda w: StageVisit.objects.create(
+            work_order=sf.work_order(w.a1),
+            stage=Stage.objects.create(org=w.org, store=w.a1, name="维修中"),
+        ),
+        {"left_at": "2026-01-01T00:00:00+00:00"},
+    ),
+    "service.ServiceSettings": (
+        lambda w: ServiceSettings.objects.create(store=w.a1),
+        {"slot_capacity": 5},
+    ),
+    "service.Appointment": (lambda w: sf.appointment(w.a1), {"note": "改"}),
+    "service.WorkOrder": (lambda w: sf.work_order(w.a1), {"complaint": "异响"}),
+    "service.WorkOrderLine": (lambda w: sf.line(sf.work_order(w.a1)), {"name": "改"}),
+    "service.InspectionTemplate": (lambda w: sf.inspection_template(w.org), {"name": "改"}),
+    "service.InspectionTemplateItem": (
+        lambda w: sf.inspection_template(w.org).items.first(),
+        {"name": "改"},
+    ),
+    "service.Inspection": (
+        lambda w: Inspection.objects.create(
+            work_order=sf.work_order(w.a1), template=sf.inspection_template(w.org)
+        ),
+        {"completed_at": "2026-01-01T00:00:00+00:00"},
+    ),
+    "service.InspectionResult": (
+        lambda w: InspectionResult.objects.create(
+            inspection=Inspection.objects.create(
+                work_order=sf.work_order(w.a1), template=sf.inspection_template(w.org)
+            ),
+            name="轮胎",
+        ),
+        {"rating": "ok"},
+    ),
+    "service.Media": (
+        lambda w: Media.objects.create(
+            org=w.org,
+            store=w.a1,
+            work_order=sf.work_order(w.a1),
+            token="t" * 32,
+            kind="image",
+            file="wo/x.jpg",
+            content_type="image/jpeg",
+        ),
+        {"caption": "改"},
+    ),
+    "service.TimeEntry": (
+        lambda w: TimeEntry.objects.create(
+            work_order=(wo := sf.work_order(w.a1)), line=sf.line(wo), technician=w.tech_a1
+        ),
+        {"note": "改"},
+    ),
+    "service.QualityCheck": (
+        lambda w: QualityCheck.objects.create(
+            work_order=sf.work_order(w.a1), inspector=w.tech_a1, passed=True
+        ),
+        {"reason": "改"},
+    ),
+    "service.Payment": (
+        lambda w: Payment.objects.create(
+            org=w.org, store=w.a1, work_order=sf.work_order(w.a1), method="cash", amount=1
+        ),
+        {"reference": "改"},
+    ),
+    "service.Recommendation": (
+        lambda w: Recommendation.objects.create(
+            org=w.org, store=w.a1, vehicle=cf.vehicle(cf.customer(w.a1)), name="换刹车片"
+        ),
+        {"status": "dismissed"},
+    ),
+    "service.WorkOrderEvent": (
+        lambda w: WorkOrderEvent.objects.create(work_order=sf.work_order(w.a1), kind="x", text="t"),
+        {"text": "改"},
+    ),
+    "feedback.Survey": (
+        lambda w: Survey.objects.create(
+            org=w.org,
+            store=w.a1,
+            work_order=sf.work_order(w.a1),
+            nps=9,
+            timeliness=5,
+            professionalism=5,
+            attitude=5,
+            result=5,
+        ),
+        {"comment": "改"},
+    ),
+    "messaging.OutboxMessage": (
+        lambda w: OutboxMessage.objects.create(
+            org=w.org, store=w.a1, to="13800000000", purpose="test", body="您好"
+        ),
+        {"status": "cancelled"},
+    ),
+    "portal.PortalLink": (
+        lambda w: PortalLink.objects.create(
+            org=w.org,
+            store=w.a1,
+            work_order=sf.work_order(w.a1),
+            purpose="progress",
+            token_hash="h" * 64,
+            expires_at="2030-01-01T00:00:00+00:00",
+        ),
+        {"revoked_at": "2026-01-01T00:00:00+00:00"},
+    ),
 }
 
 
@@ -88,6 +221,7 @@ def test_exempt_models_are_only_the_log_tables():
         "core.JobRun",
         "core.WorkerHeartbeat",
         "customers.PlateKey",  # derived search index of Vehicle.plate
+        "service.WorkOrderCounter",  # the last number given per store and day
     }
 
 

@@ -18,12 +18,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from django.db import models
+from django.db.models.fields.files import FieldFile
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 PROJECT_PREFIX = "autocrm."
 # Not audited: the log tables themselves, the worker's own bookkeeping, and search indexes
 # derived from audited rows (rebuilt from them, never edited).
-EXEMPT = {"core.AuditLog", "core.JobRun", "core.WorkerHeartbeat", "customers.PlateKey"}
+EXEMPT = {
+    "core.AuditLog",
+    "core.JobRun",
+    "core.WorkerHeartbeat",
+    "customers.PlateKey",
+    "service.WorkOrderCounter",
+}
 # Fields that change on their own (sign-in time, token use) are not worth an entry.
 IGNORED_FIELDS = {"last_login", "last_used_at", "updated_at", "last_opened_at"}
 SECRET_FIELDS = {"password", "key_hash"}
@@ -114,6 +121,8 @@ def _plain(value):
         return value.pk
     if isinstance(value, bytes):
         return value.hex()
+    if isinstance(value, FieldFile):
+        return value.name or ""
     return value
 
 

@@ -55,6 +55,26 @@ CAPABILITIES: dict[str, set[str]] = {
     "customer.erase": {HQ_ADMIN},
     "fields.manage": {HQ_ADMIN},
     "jobs.view": {HQ_ADMIN},
+    # Shop floor.
+    "catalog.view": set(ROLE_CODES),
+    "catalog.manage": {HQ_ADMIN},
+    "prices.manage": MANAGERS,
+    "appointment.view": OFFICE,
+    "appointment.edit": MANAGERS | {SERVICE_ADVISOR, FRONT_DESK},
+    "workorder.view": set(ROLE_CODES) - {MARKETING},
+    "workorder.edit": MANAGERS | {SERVICE_ADVISOR, FRONT_DESK},
+    # A discount above the store's limit: a manager gives it (and is recorded as approving).
+    "workorder.discount": MANAGERS,
+    "workorder.work": MANAGERS | {TECHNICIAN},
+    "workorder.qc": MANAGERS | {TECHNICIAN, SERVICE_ADVISOR},
+    "workorder.settle": MANAGERS | {SERVICE_ADVISOR, FRONT_DESK, FINANCE},
+    "payment.refund": MANAGERS | {FINANCE},
+    "inspection.manage": {HQ_ADMIN},
+    "board.view": MANAGERS | {SERVICE_ADVISOR, FRONT_DESK, TECHNICIAN},
+    "board.manage": MANAGERS,
+    "survey.view": MANAGERS | {SERVICE_ADVISOR},
+    "survey.handle": MANAGERS,
+    "servicesettings.manage": MANAGERS,
 }
 
 

@@ -1,0 +1,7 @@
+"""API for the service app."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router()
