@@ -133,7 +133,7 @@ def workorder_create(request):
                 messages.success(request, _("Work order %(number)s opened.") % {"number": wo})
                 return _back(wo)
             except ServiceError as exc:
-                errors = dict(exc.fields) or {"__all__": exc.message}
+                errors = dict(exc.fields) or {"form": exc.message}
                 existing = exc.extra.get("existing_id")
                 if existing:
                     errors["existing_id"] = existing
