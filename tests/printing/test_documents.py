@@ -274,3 +274,68 @@ def test_rmb_upper(amount, words):
 def test_vat_included():
     assert documents.vat_included(Decimal("113.00"), Decimal("0.13")) == Decimal("13.00")
     assert documents.vat_included(Decimal("100.00"), Decimal("0")) == Decimal("0.00")
+
+
+def test_settlement_agrees_with_the_totals_the_services_keep(world):
+    """Lines made through the shop-floor services (member price, a discount, a declined line,
+    an owner's part): the printed figures are the work order's own columns."""
+    from autocrm.catalog.models import StorePrice
+    from autocrm.service import services
+
+    owner = cf.customer(world.a1, name="张三", level="金卡")
+    car = cf.vehicle(owner, km=10000)
+    labour = sf.labour(world.org, price="100.00")
+    StorePrice.objects.create(
+        store=world.a1, labour=labour, price=Decimal("90"), member_prices={"金卡": "80.00"}
+    )
+    user = world.manager_a1
+    wo = services.create_work_order(user, vehicle=car, mileage_in=12000)
+    member = services.add_line(user, wo, kind="labour", labour_id=labour.pk, quantity=2)
+    oil = services.add_line(
+        user,
+        wo,
+        kind="part",
+        name="机油",
+        unit_price="268.00",
+        category=Category.MATERIAL,
+        discount_pct=15,
+    )
+    test = services.add_line(
+        user, wo, kind="labour", name="尾气检测", unit_price="60", category=Category.TESTING
+    )
+    own = services.add_line(
+        user,
+        wo,
+        kind="part",
+        name="自带雨刮",
+        unit_price="99",
+        category=Category.MATERIAL,
+        customer_supplied=True,
+    )
+    no = services.add_line(user, wo, kind="labour", name="空调清洗", unit_price="150")
+    services.record_approval(
+        user,
+        wo,
+        {
+            member.pk: "approved",
+            oil.pk: "approved",
+            test.pk: "approved",
+            own.pk: "approved",
+            no.pk: "declined",
+        },
+        channel="in_person",
+    )
+    wo.refresh_from_db()
+    ctx = documents.settlement_context(user, _load(user, wo))
+    totals = {c["code"]: c["amount"] for c in ctx["category_totals"]}
+    assert ctx["labour"][0]["unit_price"] == Decimal("80.00")  # the member price
+    assert ctx["materials"][0]["discount"] == Decimal("40.20")  # 15 % of 268.00
+    assert ctx["total"] == wo.total == Decimal("447.80")
+    assert ctx["discount"] == wo.discount_total == Decimal("40.20")
+    assert ctx["vat"] == wo.tax
+    assert totals["material"] == wo.parts_total
+    assert sum(v for k, v in totals.items() if k != "material") == (
+        wo.labour_total + wo.other_total
+    )
+    assert [r["name"] for r in ctx["customer_supplied"]] == ["自带雨刮"]
+    assert ctx["customer_supplied"][0]["amount"] == Decimal("0.00")
