@@ -7,6 +7,7 @@ NAV = [
     ("home", _("Home"), "home.view"),
     ("customer_list", _("Customers"), "customer.list"),
     ("import_list", _("Imports"), "customer.edit"),
+    ("catalog_index", _("Catalog"), "catalog.view"),
     ("store_list", _("Stores"), "store.view"),
     ("staff_list", _("Staff"), "staff.view"),
     ("audit_list", _("Audit log"), "audit.view"),
