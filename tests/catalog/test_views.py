@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -23,6 +24,9 @@ class TestIndex:
         body = client.get("/catalog/").content.decode()
         assert "四轮定位" in body and "空调清洗" in body and "目录" in body
         assert "新建工时项目" not in body  # technicians only read
+        assert (
+            "<th>名称</th>" in body and "<th>姓名</th>" not in body
+        )  # an item's name, not a person's
         body = client.get("/catalog/", {"tab": "labour", "q": "定位"}).content.decode()
         assert "四轮定位" in body and "空调清洗" not in body
         body = client.get("/catalog/", {"tab": "parts", "q": "博世"}).content.decode()
@@ -227,7 +231,9 @@ class TestPrices:
         body = client.get(f"/catalog/prices/{world.a1.pk}/").content.decode()
         assert "四轮定位" in body and "¥120.00" in body
         url = f"/catalog/prices/{world.a1.pk}/labour/{labour.pk}/"
-        assert "会员价" in client.get(url).content.decode()
+        form_page = client.get(url).content.decode()
+        assert "会员价" in form_page
+        assert re.search(r'<input[^>]*name="level_0"[^>]*class="form-control', form_page)
         response = client.post(
             url,
             {"price": "110", "level_0": "金卡", "member_0": "99", "level_1": "", "member_1": ""},

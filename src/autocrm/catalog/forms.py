@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from autocrm.catalog.models import Category, RepairClass
-from autocrm.core.forms import StyledMixin
+from autocrm.core.forms import StyledMixin, style_widget
 
 MONEY_ATTRS = {"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"}
 EXTRA_LEVELS = 3
@@ -25,7 +26,7 @@ def money_field(label, *, required: bool = True, help_text: str = "") -> forms.C
 
 class LabourForm(StyledMixin, forms.Form):
     code = forms.CharField(label=_("Code"), max_length=30, help_text=_("e.g. BY-001"))
-    name = forms.CharField(label=_("Name"), max_length=100)
+    name = forms.CharField(label=pgettext_lazy("catalog item", "Name"), max_length=100)
     hours = forms.CharField(
         label=_("Standard hours"),
         max_length=10,
@@ -53,7 +54,7 @@ class PartForm(StyledMixin, forms.Form):
     code = forms.CharField(
         label=_("Code"), max_length=40, help_text=_("Part number, e.g. 15208-65F0E")
     )
-    name = forms.CharField(label=_("Name"), max_length=100)
+    name = forms.CharField(label=pgettext_lazy("catalog item", "Name"), max_length=100)
     brand = forms.CharField(label=_("Brand"), max_length=40, required=False)
     spec = forms.CharField(label=_("Specification"), max_length=60, required=False)
     unit = forms.CharField(label=_("Unit"), max_length=10, initial="个")
@@ -95,7 +96,9 @@ def split_item(value: str) -> dict:
 
 class PackageForm(StyledMixin, forms.Form):
     code = forms.CharField(label=_("Code"), max_length=30, help_text=_("e.g. XBY"))
-    name = forms.CharField(label=_("Name"), max_length=100, help_text=_("e.g. 小保养"))
+    name = forms.CharField(
+        label=pgettext_lazy("catalog item", "Name"), max_length=100, help_text=_("e.g. 小保养")
+    )
     repair_class = forms.ChoiceField(
         label=_("Repair class"), choices=RepairClass.choices, initial=RepairClass.MINOR
     )
@@ -172,6 +175,8 @@ class StorePriceForm(StyledMixin, forms.Form):
                 widget=forms.TextInput(attrs={"list": "level-names", "autocomplete": "off"}),
             )
             self.fields[member_name] = money_field(_("Member price (yuan)"), required=False)
+            style_widget(self.fields[level_name])
+            style_widget(self.fields[member_name])
             if n < len(known):
                 self.initial.setdefault(level_name, known[n][0])
                 self.initial.setdefault(member_name, known[n][1])
