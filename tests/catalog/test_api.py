@@ -106,8 +106,8 @@ class TestLabourAndParts:
         assert "cost" in body["fields"]
 
     def test_delete_deactivates_used_items(self, world):
-        package = sf.package(world.org)
-        labour = package.items.get(labour__isnull=False).labour
+        labour = sf.labour(world.org)
+        sf.line(sf.work_order(world.a1), labour=labour)
         client = as_user(world.hq)
         assert client.delete(f"/api/v1/catalog/labour/{labour.pk}").json() == {
             "deleted": False,
@@ -116,6 +116,8 @@ class TestLabourAndParts:
         assert LabourItem.objects.filter(pk=labour.pk, is_active=False).exists()
         unused = sf.part(world.org)
         assert client.delete(f"/api/v1/catalog/parts/{unused.pk}").json()["deleted"] is True
+        in_package = sf.package(world.org).items.get(part__isnull=False).part
+        assert_error(client.delete(f"/api/v1/catalog/parts/{in_package.pk}"), 409, "conflict")
 
 
 class TestPackages:

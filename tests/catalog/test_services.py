@@ -114,11 +114,27 @@ class TestLabour:
         StorePrice.objects.create(store=world.a1, labour=unused, price=1)
         assert cs.retire_labour(world.hq, unused) is True
         assert not LabourItem.objects.filter(pk=unused.pk).exists()
-        package = sf.package(world.org)
-        used = package.items.get(labour__isnull=False).labour
+        assert not StorePrice.objects.exists()
+        used = sf.labour(world.org)
+        sf.line(sf.work_order(world.a1), kind="labour", labour=used)
         assert cs.retire_labour(world.hq, used) is False
         used.refresh_from_db()
         assert not used.is_active
+
+    def test_an_item_of_an_active_package_stays_active(self, world):
+        package = sf.package(world.org, name="小保养")
+        labour = package.items.get(labour__isnull=False).labour
+        with pytest.raises(Conflict) as exc:
+            cs.retire_labour(world.hq, labour)
+        assert "小保养" in str(exc.value.message)
+        with pytest.raises(Conflict):
+            cs.update_labour(world.hq, labour, is_active=False)
+        labour.refresh_from_db()
+        assert labour.is_active
+        cs.update_package(world.hq, package, is_active=False)
+        assert cs.retire_labour(world.hq, labour) is False  # in a package: kept, deactivated
+        labour.refresh_from_db()
+        assert not labour.is_active
 
 
 class TestParts:

@@ -118,12 +118,24 @@ class TestItemForms:
         assert client.post(f"/catalog/parts/{item.pk}/retire/").status_code == 404
 
     def test_retire_used_item_deactivates(self, world):
-        package = sf.package(world.org)
-        labour = package.items.get(labour__isnull=False).labour
+        labour = sf.labour(world.org)
+        sf.line(sf.work_order(world.a1), labour=labour)
         response = client_for(world.hq).post(f"/catalog/labour/{labour.pk}/retire/", follow=True)
         assert "已停用" in response.content.decode()
         labour.refresh_from_db()
         assert not labour.is_active
+
+    def test_retire_item_of_an_active_package_is_refused(self, world):
+        package = sf.package(world.org, name="小保养")
+        part = package.items.get(part__isnull=False).part
+        client = client_for(world.hq)
+        response = client.post(f"/catalog/parts/{part.pk}/retire/", follow=True)
+        assert "请先从这些套餐中移除" in response.content.decode()
+        data = {"code": part.code, "name": part.name, "unit": "桶", "price": "268", "cost": "1"}
+        body = client.post(f"/catalog/parts/{part.pk}/edit/", data).content.decode()
+        assert "仍在启用的套餐中" in body
+        part.refresh_from_db()
+        assert part.is_active
 
 
 class TestPackages:

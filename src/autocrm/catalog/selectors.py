@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Prefetch, Q, QuerySet
-from django.utils.translation import gettext as _
 
 from autocrm.catalog.models import (
     Category,
@@ -199,7 +198,7 @@ def line_for(
         "name": item.name,
         "brand": "" if labour is not None else part.brand,
         "spec": "" if labour is not None else part.spec,
-        "unit": _("hour") if labour is not None else part.unit,
+        "unit": "" if labour is not None else part.unit,
         "category": labour.category if labour is not None else Category.MATERIAL,
         "quantity": quantity,
         "unit_price": price,

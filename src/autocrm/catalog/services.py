@@ -170,8 +170,28 @@ def _in_use(obj) -> bool:
     return False
 
 
+def _check_not_in_active_package(obj) -> None:
+    """An active package must stay usable: work orders only take active items."""
+    if isinstance(obj, ServicePackage):
+        return
+    field = "labour" if isinstance(obj, LabourItem) else "part"
+    names = list(
+        ServicePackage.objects.filter(is_active=True, **{f"items__{field}": obj})
+        .distinct()
+        .order_by("code")
+        .values_list("name", flat=True)[:5]
+    )
+    if names:
+        raise Conflict(
+            _("%(name)s is in active packages (%(packages)s): remove it from them first.")
+            % {"name": obj.name, "packages": "、".join(names)},
+            fields={"is_active": _("Still in an active package.")},
+        )
+
+
 def _retire(obj) -> bool:
     """Delete ``obj`` when nothing refers to it, else deactivate it. True when deleted."""
+    _check_not_in_active_package(obj)
     if _in_use(obj):
         if obj.is_active:
             obj.is_active = False
@@ -224,7 +244,10 @@ def create_labour(actor: User, **data) -> LabourItem:
 def update_labour(actor: User, item: LabourItem, **data) -> LabourItem:
     require(actor, "catalog.manage")
     _in_org(actor, item)
-    for key, value in _clean_labour(actor, data, item).items():
+    clean = _clean_labour(actor, data, item)
+    if item.is_active and clean.get("is_active") is False:
+        _check_not_in_active_package(item)
+    for key, value in clean.items():
         setattr(item, key, value)
     item.save()
     return item
@@ -284,7 +307,10 @@ def create_part(actor: User, **data) -> Part:
 def update_part(actor: User, part: Part, **data) -> Part:
     require(actor, "catalog.manage")
     _in_org(actor, part)
-    for key, value in _clean_part(actor, data, part).items():
+    clean = _clean_part(actor, data, part)
+    if part.is_active and clean.get("is_active") is False:
+        _check_not_in_active_package(part)
+    for key, value in clean.items():
         setattr(part, key, value)
     part.save()
     return part

@@ -161,7 +161,11 @@ def _retired(request, item, deleted: bool) -> None:
 @capability_required("catalog.manage")
 def catalog_labour_retire(request, pk):
     item = selectors.get_labour(request.user, pk)
-    _retired(request, item, services.retire_labour(request.user, item))
+    try:
+        _retired(request, item, services.retire_labour(request.user, item))
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("catalog_labour_edit", pk=item.pk)
     return redirect(f"{reverse('catalog_index')}?tab=labour")
 
 
@@ -169,7 +173,11 @@ def catalog_labour_retire(request, pk):
 @capability_required("catalog.manage")
 def catalog_part_retire(request, pk):
     item = selectors.get_part(request.user, pk)
-    _retired(request, item, services.retire_part(request.user, item))
+    try:
+        _retired(request, item, services.retire_part(request.user, item))
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("catalog_part_edit", pk=item.pk)
     return redirect(f"{reverse('catalog_index')}?tab=parts")
 
 
