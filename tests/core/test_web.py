@@ -166,6 +166,7 @@ class TestNavigationByRole:
         assert self.nav(world.hq) == [
             "home",
             "customer",
+            "board",
             "import",
             "store",
             "staff",
@@ -176,13 +177,14 @@ class TestNavigationByRole:
         assert self.nav(world.manager_a1) == [
             "home",
             "customer",
+            "board",
             "import",
             "store",
             "staff",
             "audit",
         ]
-        assert self.nav(world.advisor_a1) == ["home", "customer", "import", "store"]
-        assert self.nav(world.tech_a1) == ["home"]
+        assert self.nav(world.advisor_a1) == ["home", "customer", "board", "import", "store"]
+        assert self.nav(world.tech_a1) == ["home", "board"]
 
     @pytest.mark.parametrize("path", ["/stores/", "/staff/", "/audit/", "/jobs/", "/staff/new/"])
     def test_technician_refused_office_pages(self, world, path):

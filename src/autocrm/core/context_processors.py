@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 NAV = [
     ("home", _("Home"), "home.view"),
     ("customer_list", _("Customers"), "customer.list"),
+    ("board", _("Job board"), "board.view"),
     ("import_list", _("Imports"), "customer.edit"),
     ("store_list", _("Stores"), "store.view"),
     ("staff_list", _("Staff"), "staff.view"),
