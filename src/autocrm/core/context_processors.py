@@ -8,6 +8,7 @@ NAV = [
     ("customer_list", _("Customers"), "customer.list"),
     ("workorder_list", _("Work orders"), "workorder.edit"),
     ("appointment_calendar", _("Appointments"), "appointment.view"),
+    ("board", _("Job board"), "board.view"),
     ("import_list", _("Imports"), "customer.edit"),
     ("catalog_index", _("Catalog"), "catalog.view"),
     ("store_list", _("Stores"), "store.view"),
