@@ -260,7 +260,7 @@ def photos(request, pk):
             url = reverse("floor_photos", args=[wo.pk])
             return redirect(f"{url}?line={values['line']}" if values["line"] else url)
         except ServiceError as exc:
-            errors = dict(exc.fields) or {"__all__": exc.message}
+            errors = dict(exc.fields) or {"all": exc.message}
     gallery = list(floor.work_order_media(user, wo))
     by_line = []
     for line in lines:
