@@ -141,7 +141,7 @@ def _floor_user(user) -> None:
 def upload_media(
     request,
     wo_id: int,
-    file: File[UploadedFile],
+    file: File[UploadedFile] = None,
     step: Form[str] = "other",
     result_id: Form[int | None] = None,
     line_id: Form[int | None] = None,
