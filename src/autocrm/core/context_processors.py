@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 NAV = [
     ("home", _("Home"), "home.view"),
     ("customer_list", _("Customers"), "customer.list"),
+    ("floor_jobs", _("My jobs"), "workorder.work"),
     ("workorder_list", _("Work orders"), "workorder.edit"),
     ("appointment_calendar", _("Appointments"), "appointment.view"),
     ("board", _("Job board"), "board.view"),
