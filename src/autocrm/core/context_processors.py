@@ -8,6 +8,7 @@ NAV = [
     ("customer_list", _("Customers"), "customer.list"),
     ("workorder_list", _("Work orders"), "workorder.edit"),
     ("appointment_calendar", _("Appointments"), "appointment.view"),
+    ("feedback_alerts", _("Low scores"), "survey.view"),
     ("import_list", _("Imports"), "customer.edit"),
     ("store_list", _("Stores"), "store.view"),
     ("staff_list", _("Staff"), "staff.view"),
