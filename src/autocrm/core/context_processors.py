@@ -10,6 +10,7 @@ NAV = [
     ("appointment_calendar", _("Appointments"), "appointment.view"),
     ("feedback_alerts", _("Low scores"), "survey.view"),
     ("import_list", _("Imports"), "customer.edit"),
+    ("catalog_index", _("Catalog"), "catalog.view"),
     ("store_list", _("Stores"), "store.view"),
     ("staff_list", _("Staff"), "staff.view"),
     ("audit_list", _("Audit log"), "audit.view"),

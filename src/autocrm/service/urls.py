@@ -37,6 +37,7 @@ urlpatterns = [
         views.recommendation_dismiss,
         name="recommendation_dismiss",
     ),
+    path("vehicles/<int:pk>/history/", views.vehicle_history, name="vehicle_history"),
     path("appointments/", views.appointment_calendar, name="appointment_calendar"),
     path("appointments/new/", views.appointment_create, name="appointment_create"),
     path(

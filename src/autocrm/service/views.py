@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 
 from django.contrib import messages
+from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -132,7 +133,7 @@ def workorder_create(request):
                 messages.success(request, _("Work order %(number)s opened.") % {"number": wo})
                 return _back(wo)
             except ServiceError as exc:
-                errors = dict(exc.fields) or {"__all__": exc.message}
+                errors = dict(exc.fields) or {"form": exc.message}
                 existing = exc.extra.get("existing_id")
                 if existing:
                     errors["existing_id"] = existing
@@ -521,3 +522,30 @@ def appointment_action(request, pk, name):
         _refused(request, exc)
     day = timezone.localtime(appt.starts_at).date()
     return redirect(f"{_calendar_url()}?store={appt.store_id}&date={day}")
+
+
+@capability_required("workorder.view")
+def vehicle_history(request, pk):
+    """The car's full service history with mileage, newest first."""
+    vehicle = customer_selectors.get_vehicle(request.user, pk)
+    orders = (
+        selectors.work_orders(request.user)
+        .filter(vehicle=vehicle)
+        .select_related("store", "customer")
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=WorkOrderLine.objects.filter(
+                    approval=WorkOrderLine.Approval.APPROVED
+                ).order_by("sort", "id"),
+            )
+        )
+        .order_by("-opened_at", "-id")
+    )
+    context = {
+        "vehicle": vehicle,
+        "orders": orders,
+        "readings": vehicle.mileage.order_by("-read_on", "-id")[:50],
+        "recommendations": selectors.open_recommendations(request.user, vehicle.pk),
+    }
+    return render(request, "service/vehicle_history.html", context)
