@@ -87,7 +87,7 @@ def test_manager_sees_low_scores_of_own_store_only(world, login, alerts):
     r = login(world.manager_a1).get("/feedback/alerts/")
     body = r.content.decode()
     assert r.status_code == 200
-    assert "差评预警" in body and "差评甲" in body and "太慢了" in body
+    assert "低分回访" in body and "差评甲" in body and "太慢了" in body
     assert low_a1.work_order.number in body
     assert "好评乙" not in body and "差评丙" not in body and "别家丁" not in body
     assert 'data-testid="handle-submit"' in body

@@ -16,6 +16,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from autocrm.catalog.models import ServicePackage
@@ -178,22 +179,22 @@ def estimate(request, link, token):
 # --- progress -----------------------------------------------------------------------------
 
 STEPS = [
-    (WorkOrder.Status.DRAFT, _("Checked in")),
-    (WorkOrder.Status.ESTIMATE, _("Estimate")),
-    (WorkOrder.Status.IN_PROGRESS, _("Being worked on")),
-    (WorkOrder.Status.QC, _("Quality check")),
-    (WorkOrder.Status.READY, _("Ready")),
-    (WorkOrder.Status.SETTLED, _("Collected")),
+    (WorkOrder.Status.DRAFT, pgettext_lazy("owner page", "Checked in")),
+    (WorkOrder.Status.ESTIMATE, pgettext_lazy("owner page", "Estimate")),
+    (WorkOrder.Status.IN_PROGRESS, pgettext_lazy("owner page", "Being worked on")),
+    (WorkOrder.Status.QC, pgettext_lazy("owner page", "Quality check")),
+    (WorkOrder.Status.READY, pgettext_lazy("owner page", "Ready")),
+    (WorkOrder.Status.SETTLED, pgettext_lazy("owner page", "Collected")),
 ]
 STATUS_LABELS = {
-    WorkOrder.Status.DRAFT: _("Checked in"),
-    WorkOrder.Status.ESTIMATE: _("Waiting for your approval"),
-    WorkOrder.Status.IN_PROGRESS: _("Being worked on"),
-    WorkOrder.Status.QC: _("Quality check"),
-    WorkOrder.Status.READY: _("Ready to collect"),
-    WorkOrder.Status.SETTLED: _("Collected"),
-    WorkOrder.Status.CLOSED: _("Collected"),
-    WorkOrder.Status.CANCELLED: _("Cancelled"),
+    WorkOrder.Status.DRAFT: pgettext_lazy("owner page", "Checked in"),
+    WorkOrder.Status.ESTIMATE: pgettext_lazy("owner page", "Waiting for your approval"),
+    WorkOrder.Status.IN_PROGRESS: pgettext_lazy("owner page", "Being worked on"),
+    WorkOrder.Status.QC: pgettext_lazy("owner page", "Quality check"),
+    WorkOrder.Status.READY: pgettext_lazy("owner page", "Ready to collect"),
+    WorkOrder.Status.SETTLED: pgettext_lazy("owner page", "Collected"),
+    WorkOrder.Status.CLOSED: pgettext_lazy("owner page", "Collected"),
+    WorkOrder.Status.CANCELLED: pgettext_lazy("owner page", "Cancelled"),
 }
 
 
