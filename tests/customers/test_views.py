@@ -103,7 +103,7 @@ class TestList:
         response = client_for(world.advisor_a1).get("/")
         assert [i["key"] for i in response.context["nav_items"]][:2] == ["home", "customer"]
         tech = client_for(world.tech_a1).get("/")
-        assert [i["key"] for i in tech.context["nav_items"]] == ["home"]
+        assert [i["key"] for i in tech.context["nav_items"]] == ["home", "floor", "catalog"]
 
 
 # --- customer form ------------------------------------------------------------------------
