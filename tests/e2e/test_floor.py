@@ -88,7 +88,9 @@ def test_technician_inspects_and_clocks_on_a_phone(new_context, shop):
 
     # a note saved with its button, then a photo taken for the brake pads
     item("刹车片").locator("[data-testid=result-note]").fill("剩余2毫米")
-    item("刹车片").locator("[data-testid=result-save]").click()
+    with page.expect_response(lambda r: "/floor/results/" in r.url):
+        item("刹车片").locator("[data-testid=result-save]").click()
+    expect(item("刹车片").locator("form")).not_to_have_class(re.compile("htmx-request"))
     expect(item("刹车片").locator("[data-testid=result-note]")).to_have_value("剩余2毫米")
     item("刹车片").locator("[data-testid=result-file]").set_input_files(
         files=[{"name": "brake.png", "mimeType": "image/png", "buffer": png_bytes()}]

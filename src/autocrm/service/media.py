@@ -15,6 +15,7 @@ import io
 import os
 import re
 import secrets
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from autocrm.core import audit, scoping
 from autocrm.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -37,6 +38,20 @@ HEAD_BYTES = 64
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif"}
 PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP"}
 TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
+_STRICT = threading.Lock()
+
+
+@contextlib.contextmanager
+def _strict_decoding():
+    """WeasyPrint (printing) switches Pillow to accept truncated images for the whole
+    process; an upload must be complete, so decode with that switched off meanwhile."""
+    with _STRICT:
+        previous = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
 @dataclass(frozen=True)
@@ -90,7 +105,7 @@ def _decoded(upload, sniffed: Sniffed) -> Image.Image:
     """The whole picture decoded (a truncated, forged or oversized file raises ``Invalid``)."""
     upload.seek(0)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _strict_decoding():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             probe = Image.open(upload)
             if probe.format != PIL_FORMATS[sniffed.content_type]:
