@@ -378,14 +378,17 @@ class Buffers:
         self.rows: dict = {m: [] for m in columns}
 
     def add(self, model, row) -> None:
-        rows = self.rows[model]
-        rows.append(row)
-        if len(rows) >= CHUNK:
-            self.flush(model)
+        self.rows[model].append(row)
 
-    def flush(self, model=None) -> None:
-        # Parents before children, so foreign keys always point at written rows.
-        for m in [model] if model else list(self.columns):
+    def maybe_flush(self) -> None:
+        """Between work orders (a work order's rows are added in no particular order)."""
+        if any(len(rows) >= CHUNK for rows in self.rows.values()):
+            self.flush()
+
+    def flush(self) -> None:
+        # All tables, parents before children (the order of COLUMNS), so that foreign keys,
+        # checked at once on PostgreSQL, always point at rows already written.
+        for m in self.columns:
             if self.rows[m]:
                 self.writer.insert(m, self.columns[m], self.rows[m])
                 self.rows[m] = []
@@ -840,6 +843,12 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
     ids = {m: writer.next_id(m) for m in COLUMNS if m not in (WorkOrderCounter,)}
     ids.pop(WorkOrderLine.technicians.through, None)
     buffers = Buffers(writer, {m: [_c for _c in _cols_of(m)] for m in COLUMNS})
+    PENDING.clear()
+    if postgres:
+        # Check foreign keys row by row rather than queueing millions of deferred checks
+        # (memory), which would also forbid CREATE INDEX before the commit.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     dropped = _drop_indexes(REINDEX)
     # Visit figures are set from the work orders below; customers without any start from zero.
     t0 = time.perf_counter()
@@ -932,8 +941,14 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
             )
     buffers.flush()
     t0 = time.perf_counter()
+    _apply_updates()
+    stats["update_ms"] += int((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
     _restore_indexes(dropped)
     _restore_cache(cache)
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     index_s = time.perf_counter() - t0
     writer.reset_sequences()
     if postgres:
@@ -1135,6 +1150,8 @@ def _load_store(
     n_appointments_past = 0
 
     for opened, vi, is_open in orders:
+        if len(buffers.rows[WorkOrderLine]) >= CHUNK:
+            buffers.maybe_flush()
         vid, owner, plate, _reg, cname, mobile, ckind, level, _km, _on = fleet.rows[vi]
         day = opened // 1440
         counters[day] += 1
@@ -1672,8 +1689,8 @@ def _appointment(add, ids, rng, clock, org_id, store_id, row, when, status, advi
 
 
 def _update(model, columns: list[str], rows: list[tuple], postgres: bool) -> None:
-    """Set columns by id: ``executemany`` on SQLite; COPY into a temporary table and one
-    UPDATE … FROM on PostgreSQL."""
+    """Set columns by id: ``executemany`` on SQLite; on PostgreSQL COPY into a temporary
+    table, applied by one UPDATE … FROM in ``_apply_updates`` once every store is done."""
     if not rows:
         return
     table = connection.ops.quote_name(model._meta.db_table)
@@ -1683,14 +1700,26 @@ def _update(model, columns: list[str], rows: list[tuple], postgres: bool) -> Non
             cursor.executemany(f"UPDATE {table} SET {sets} WHERE id = %s", rows)  # noqa: S608
             return
         cols = ", ".join(columns)
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS demo_upd_{model._meta.model_name} "  # noqa: S608
-            f"ON COMMIT DROP AS SELECT {cols}, id FROM {table} WITH NO DATA"
-        )
         temp = f"demo_upd_{model._meta.model_name}"
-        cursor.execute(f"TRUNCATE {temp}")
+        if (model, temp) not in PENDING:
+            cursor.execute(
+                f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS "  # noqa: S608
+                f"SELECT {cols}, id FROM {table} WITH NO DATA"
+            )
+            PENDING[(model, temp)] = columns
         with cursor.cursor.copy(f"COPY {temp} ({cols}, id) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        sets = ", ".join(f"{c} = t.{c}" for c in columns)
-        cursor.execute(f"UPDATE {table} SET {sets} FROM {temp} t WHERE {table}.id = t.id")  # noqa: S608
+
+
+PENDING: dict = {}
+
+
+def _apply_updates() -> None:
+    with connection.cursor() as cursor:
+        for (model, temp), columns in PENDING.items():
+            table = connection.ops.quote_name(model._meta.db_table)
+            sets = ", ".join(f"{c} = t.{c}" for c in columns)
+            cursor.execute(f"ANALYZE {temp}")
+            cursor.execute(f"UPDATE {table} SET {sets} FROM {temp} t WHERE {table}.id = t.id")  # noqa: S608
+    PENDING.clear()
