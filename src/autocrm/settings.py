@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "autocrm.feedback",
     "autocrm.messaging",
     "autocrm.portal",
+    "autocrm.printing",
 ]
 
 MIDDLEWARE = [

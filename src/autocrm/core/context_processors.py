@@ -6,7 +6,10 @@ from django.utils.translation import gettext_lazy as _
 NAV = [
     ("home", _("Home"), "home.view"),
     ("customer_list", _("Customers"), "customer.list"),
+    ("workorder_list", _("Work orders"), "workorder.edit"),
+    ("appointment_calendar", _("Appointments"), "appointment.view"),
     ("import_list", _("Imports"), "customer.edit"),
+    ("catalog_index", _("Catalog"), "catalog.view"),
     ("store_list", _("Stores"), "store.view"),
     ("staff_list", _("Staff"), "staff.view"),
     ("audit_list", _("Audit log"), "audit.view"),

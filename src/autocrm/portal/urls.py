@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from autocrm.portal import views
+
+urlpatterns = [
+    path("c/e/<str:token>/", views.estimate, name="portal_estimate"),
+    path("c/p/<str:token>/", views.progress, name="portal_progress"),
+    path("c/s/<str:token>/", views.survey, name="portal_survey"),
+]

@@ -1,0 +1,295 @@
+"""Appointments (预约): booked by staff or by the owner online, with a capacity per slot and
+store; confirmation and reminder messages go to the outbox; arrival opens the work order."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from autocrm.catalog.models import ServicePackage
+from autocrm.core import audit, scoping
+from autocrm.core.errors import Conflict, Invalid, NotFound
+from autocrm.core.models import Store, User
+from autocrm.core.services import require
+from autocrm.core.validators import normalize_mobile, normalize_text, tidy_prose, validate_mobile
+from autocrm.customers import services as customer_services
+from autocrm.customers.models import Customer, Vehicle
+from autocrm.customers.validators import normalize_plate, validate_plate
+from autocrm.messaging import services as outbox
+from autocrm.service import services
+from autocrm.service.models import Appointment, WorkOrder
+
+A = Appointment.Status
+TAKEN = [A.BOOKED, A.CONFIRMED, A.ARRIVED]
+
+
+def slots(store: Store, day: datetime.date) -> list[dict]:
+    """The day's booking slots with how many places are left."""
+    conf = services.settings_for(store.pk)
+    tz = timezone.get_current_timezone()
+    start = datetime.datetime.combine(day, conf.opens_at, tzinfo=tz)
+    end = datetime.datetime.combine(day, conf.closes_at, tzinfo=tz)
+    step = datetime.timedelta(minutes=conf.slot_minutes or 60)
+    booked: dict[datetime.datetime, int] = {}
+    for when in Appointment.objects.filter(
+        store=store, status__in=TAKEN, starts_at__gte=start, starts_at__lt=end
+    ).values_list("starts_at", flat=True):
+        key = timezone.localtime(when, tz)
+        booked[key] = booked.get(key, 0) + 1
+    result = []
+    now = timezone.now()
+    when = start
+    while when + step <= end:
+        left = max(0, conf.slot_capacity - booked.get(when, 0))
+        result.append({"starts_at": when, "left": left, "past": when <= now})
+        when += step
+    return result
+
+
+def _check_slot(store: Store, starts_at: datetime.datetime, *, exclude_pk=None) -> None:
+    conf = services.settings_for(store.pk)
+    local = timezone.localtime(starts_at)
+    day = local.date()
+    if starts_at <= timezone.now():
+        raise Invalid(fields={"starts_at": _("Choose a time in the future.")})
+    if day > timezone.localdate() + datetime.timedelta(days=conf.booking_days):
+        raise Invalid(
+            fields={
+                "starts_at": _("Bookings open %(days)s days ahead.") % {"days": conf.booking_days}
+            }
+        )
+    valid = {s["starts_at"] for s in slots(store, day)}
+    if local not in valid:
+        raise Invalid(fields={"starts_at": _("Choose one of the store's booking times.")})
+    qs = Appointment.objects.filter(store=store, status__in=TAKEN, starts_at=starts_at)
+    if exclude_pk:
+        qs = qs.exclude(pk=exclude_pk)
+    if qs.count() >= conf.slot_capacity:
+        raise Conflict(_("This time is fully booked. Please choose another."), code="slot_full")
+
+
+def _messages(appt: Appointment) -> None:
+    when = timezone.localtime(appt.starts_at)
+    text = _("[%(store)s] Your booking for %(when)s is received. Address: %(address)s") % {
+        "store": appt.store.name,
+        "when": when.strftime("%m-%d %H:%M"),
+        "address": appt.store.address,
+    }
+    related = f"appointment:{appt.pk}"
+    outbox.queue(
+        org_id=appt.org_id,
+        store_id=appt.store_id,
+        customer=appt.customer,
+        to=appt.mobile,
+        purpose="appointment.confirmation",
+        body=text,
+        related=related,
+    )
+    remind_at = when - datetime.timedelta(days=1)
+    remind_at = remind_at.replace(hour=18, minute=0, second=0, microsecond=0)
+    if remind_at > timezone.now():
+        outbox.queue(
+            org_id=appt.org_id,
+            store_id=appt.store_id,
+            customer=appt.customer,
+            to=appt.mobile,
+            purpose="appointment.reminder",
+            body=_("[%(store)s] Reminder: your booking is tomorrow at %(time)s.")
+            % {"store": appt.store.name, "time": when.strftime("%H:%M")},
+            send_after=remind_at,
+            related=related,
+        )
+
+
+@transaction.atomic
+def book(
+    actor: User | None,
+    *,
+    store: Store,
+    name: str,
+    mobile: str,
+    starts_at: datetime.datetime,
+    plate: str = "",
+    package_id=None,
+    note: str = "",
+) -> Appointment:
+    """A booking by staff (``actor``) or by the owner online (``actor`` None, the public
+    page). Known customers and cars are linked by mobile and plate."""
+    if actor is not None:
+        require(actor, "appointment.edit")
+        if store.org_id != actor.org_id or not scoping.can_see_store(actor, store.pk):
+            raise NotFound()
+    elif not services.settings_for(store.pk).online_booking or not store.is_active:
+        raise NotFound(_("This store does not take online bookings."))
+    errors: dict = {}
+    name = normalize_text(name)[:100]
+    if not name:
+        errors["name"] = _("Enter your name.")
+    mobile = normalize_mobile(mobile)
+    try:
+        if not mobile:
+            raise ValidationError(_("Enter a mobile number so we can confirm."))
+        validate_mobile(mobile)
+    except ValidationError as exc:
+        errors["mobile"] = " ".join(exc.messages)
+    plate = normalize_plate(plate)
+    if plate:
+        try:
+            plate = validate_plate(plate)
+        except ValidationError as exc:
+            errors["plate"] = " ".join(exc.messages)
+    package = None
+    if package_id not in (None, ""):
+        package = ServicePackage.objects.filter(
+            org_id=store.org_id, pk=package_id, is_active=True
+        ).first()
+        if package is None or (actor is None and not package.bookable):
+            errors["package"] = _("Choose a service.")
+    if not isinstance(starts_at, datetime.datetime):
+        errors["starts_at"] = _("Choose a time.")
+    if errors:
+        raise Invalid(fields=errors)
+    _check_slot(store, starts_at)
+    customer = Customer.objects.filter(
+        org_id=store.org_id, mobile=mobile, merged_into__isnull=True, erased_at__isnull=True
+    ).first()
+    vehicle = None
+    if plate:
+        vehicle = Vehicle.objects.filter(
+            org_id=store.org_id, plate=plate, plate_active=True
+        ).first()
+    appt = Appointment.objects.create(
+        org_id=store.org_id,
+        store=store,
+        customer=customer,
+        vehicle=vehicle,
+        name=name,
+        mobile=mobile,
+        plate=plate,
+        package=package,
+        note=tidy_prose(note)[:200],
+        starts_at=starts_at,
+        channel=Appointment.Channel.STAFF if actor else Appointment.Channel.ONLINE,
+        created_by=actor,
+    )
+    _messages(appt)
+    return appt
+
+
+def _editable(actor: User, appt: Appointment) -> None:
+    require(actor, "appointment.edit")
+    if appt.org_id != actor.org_id or not scoping.can_see_store(actor, appt.store_id):
+        raise NotFound()
+
+
+def _status(appt: Appointment, allowed: set, verb: str) -> None:
+    if appt.status not in allowed:
+        raise Conflict(
+            _("Cannot %(verb)s a booking that is %(status)s.")
+            % {"verb": verb, "status": appt.get_status_display()},
+            code="illegal_transition",
+        )
+
+
+@audit.by_actor
+@transaction.atomic
+def confirm(actor: User, appt: Appointment) -> Appointment:
+    _editable(actor, appt)
+    _status(appt, {A.BOOKED}, _("confirm"))
+    appt.status = A.CONFIRMED
+    appt.confirmed_at = timezone.now()
+    appt.save(update_fields=["status", "confirmed_at", "updated_at"])
+    return appt
+
+
+@audit.by_actor
+@transaction.atomic
+def reschedule(actor: User, appt: Appointment, starts_at: datetime.datetime) -> Appointment:
+    _editable(actor, appt)
+    _status(appt, {A.BOOKED, A.CONFIRMED}, _("move"))
+    _check_slot(appt.store, starts_at, exclude_pk=appt.pk)
+    appt.starts_at = starts_at
+    appt.save(update_fields=["starts_at", "updated_at"])
+    outbox.cancel_related(f"appointment:{appt.pk}", "appointment.reminder")
+    _messages(appt)
+    return appt
+
+
+@audit.by_actor
+@transaction.atomic
+def cancel(actor: User, appt: Appointment, reason: str = "") -> Appointment:
+    _editable(actor, appt)
+    _status(appt, {A.BOOKED, A.CONFIRMED}, _("cancel"))
+    appt.status = A.CANCELLED
+    appt.cancel_reason = tidy_prose(reason)[:200]
+    appt.save(update_fields=["status", "cancel_reason", "updated_at"])
+    outbox.cancel_related(f"appointment:{appt.pk}")
+    return appt
+
+
+@audit.by_actor
+@transaction.atomic
+def no_show(actor: User, appt: Appointment) -> Appointment:
+    _editable(actor, appt)
+    _status(appt, {A.BOOKED, A.CONFIRMED}, _("mark as no-show"))
+    if appt.starts_at > timezone.now():
+        raise Conflict(_("The booked time has not come yet."))
+    appt.status = A.NO_SHOW
+    appt.save(update_fields=["status", "updated_at"])
+    return appt
+
+
+@audit.by_actor
+@transaction.atomic
+def arrive(actor: User, appt: Appointment, *, mileage_in=None) -> WorkOrder:
+    """The car is here: one click opens its work order (creating the customer and the car
+    from the booking when they are new) with the booked service as proposed lines."""
+    _editable(actor, appt)
+    require(actor, "workorder.edit")
+    _status(appt, {A.BOOKED, A.CONFIRMED}, _("check in"))
+    customer = appt.customer
+    if customer is None:
+        customer = Customer.objects.filter(
+            org_id=appt.org_id, mobile=appt.mobile, merged_into__isnull=True
+        ).first() or customer_services.create_customer(
+            actor, home_store_id=appt.store_id, name=appt.name, mobile=appt.mobile
+        )
+    vehicle = appt.vehicle
+    if vehicle is None and appt.plate:
+        vehicle = Vehicle.objects.filter(
+            org_id=appt.org_id, plate=appt.plate, plate_active=True
+        ).first()
+    if vehicle is None:
+        if not appt.plate:
+            raise Invalid(fields={"plate": _("Enter the car's plate to check it in.")})
+        vehicle = customer_services.create_vehicle(
+            actor, owner_id=customer.pk, home_store_id=appt.store_id, plate=appt.plate
+        )
+    wo = services.create_work_order(
+        actor,
+        vehicle=vehicle,
+        store_id=appt.store_id,
+        mileage_in=mileage_in,
+        complaint=appt.note,
+        appointment=appt,
+    )
+    if appt.package_id:
+        services.add_package(actor, wo, appt.package_id)
+    appt.status = A.ARRIVED
+    appt.arrived_at = timezone.now()
+    appt.customer, appt.vehicle = customer, vehicle
+    appt.save(update_fields=["status", "arrived_at", "customer", "vehicle", "updated_at"])
+    return wo
+
+
+def conversion_rate(qs) -> float | None:
+    """Arrived ÷ bookings whose time has passed (cancelled ones excluded)."""
+    due = qs.filter(starts_at__lte=timezone.now()).exclude(status=A.CANCELLED)
+    total = due.count()
+    if not total:
+        return None
+    return due.filter(status=A.ARRIVED).count() / total
