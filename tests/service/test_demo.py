@@ -172,7 +172,9 @@ def test_customer_and_vehicle_figures_match_their_work_orders(demo):
         row["customer"]: row
         for row in WorkOrder.objects.filter(status__in=VISITS)
         .values("customer")
-        .annotate(n=Count("id"), spend=Sum("total"), first=Min("opened_at"), last=Max("opened_at"))
+        .annotate(
+            n=Count("id"), spend=Sum("total"), first=Min("settled_at"), last=Max("settled_at")
+        )
     }
     customers = Customer.objects.all()
     assert sum(1 for c in customers if c.visit_count) == len(visits)

@@ -7,14 +7,15 @@ SQLite, ``COPY`` on PostgreSQL) with ids allocated up front, never one ORM save 
 computed in integer cents so every amount and total is exact and consistent:
 
 - line amount = quantity × unit price × (1 − discount % / 100), rounded half up to cents;
-- a labour line's quantity is its standard hours and its unit price the item's hourly price
-  (结算工时 × 工时单价 on the settlement list);
+- a labour line's unit price is the item's flat price (standard hours × the hourly rate) and
+  its quantity how many times the job is done, as ``services.add_package`` makes them;
 - work order totals count approved lines only: labour (every category but materials and
   other), parts (materials), other, the discount given, total, and the VAT inside the total
   (total − total / 1.13, to cents); ``paid`` is the sum of its payments.
 
 Customers' visit figures and vehicles' last service and mileage are set from the generated work
-orders (a visit is a settled or closed work order), so they agree exactly."""
+orders as ``services._after_settle`` keeps them (a visit is a settled or closed work order,
+dated by its settlement), so they agree exactly."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ OPEN_PER_STORE = (25, 40)
 
 # --- catalog --------------------------------------------------------------------------------
 
-# code, name, standard hours, hourly price, category, repair class
+# code, name, standard hours, hourly rate (the item's price is hours × rate), category, class
 LABOUR = [
     ("L001", "更换机油机滤", "0.5", 120, "labour", "first"),
     ("L002", "更换空气滤芯", "0.2", 120, "labour", "first"),
@@ -635,7 +636,7 @@ def _catalog(org: Organization, stores: list[Store]):
                 code=c,
                 name=n,
                 hours=Decimal(h),
-                price=Decimal(p),
+                price=(Decimal(h) * p).quantize(Decimal("0.01")),
                 category=cat,
                 repair_class=rc,
             )
@@ -870,11 +871,12 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
                 obj.name,
                 "",
                 "",
-                "工时",
+                "",
                 obj.category,
-                int(obj.hours * 100),
+                100,
                 int(obj.price * 100),
                 obj.repair_class,
+                int(obj.hours * 100),
             )
         else:
             items[code] = (
@@ -890,6 +892,7 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
                 100,
                 int(obj.price * 100),
                 None,
+                0,
             )
     jobs = []
     for name, pkg, complaint, weights, slots in JOBS:
@@ -1203,7 +1206,7 @@ def _load_store(
                         approval = "approved" if rand() < 0.3 else choice(("declined", "deferred"))
                     lines.append((sort, item, qty_h, approval, job, group))
                     if item[0] == "labour" and approval == "approved":
-                        hours_h += qty_h
+                        hours_h += item[12] * qty
         if is_open and status in ("draft", "estimate"):
             lines = [(s, it, q, "proposed", j, g) for s, it, q, _a, j, g in lines]
             if status == "draft":
@@ -1324,11 +1327,12 @@ def _load_store(
             # Customer and vehicle figures.
             st = customer_stats.get(owner)
             if st is None:
-                customer_stats[owner] = [1, total_c, opened, opened]
+                customer_stats[owner] = [1, total_c, settled_ts, settled_ts]
             else:
                 st[0] += 1
                 st[1] += total_c
-                st[3] = opened
+                st[2] = min(st[2], settled_ts)
+                st[3] = max(st[3], settled_ts)
             vehicle_service[vid] = (settled_day, mileage)
         if status != "cancelled":
             vehicle_reading[vid] = (day, mileage)
@@ -1476,7 +1480,7 @@ def _load_store(
                 add(WorkOrderLine.technicians.through, (lid, tech))
                 if line_progress == "pending":
                     continue
-                minutes = max(6, qty_h * 60 // 100 * randint(80, 130) // 100)
+                minutes = max(6, item[12] * qty_h * 60 // 10_000 * randint(80, 130) // 100)
                 end = t + minutes
                 if line_progress == "working" or end > now_ts:
                     if tech in running_techs:
