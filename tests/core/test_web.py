@@ -181,8 +181,9 @@ class TestNavigationByRole:
         advisor = set(self.nav(world.advisor_a1))
         assert {"customer", "workorder", "appointment", "import", "store"} <= advisor
         assert not {"staff", "audit", "job", "field"} & advisor
+        assert "board" in advisor and "board" in manager and "board" in set(hq)
         tech = set(self.nav(world.tech_a1))
-        assert "home" in tech
+        assert {"home", "board"} <= tech
         assert not {"customer", "workorder", "appointment", "import", "store", "staff"} & tech
 
     @pytest.mark.parametrize("path", ["/stores/", "/staff/", "/audit/", "/jobs/", "/staff/new/"])

@@ -124,7 +124,7 @@ def test_appointment_calendar_booking_and_arrival(world):
     client = client_for(world.advisor_a1)
     day = timezone.localdate() + datetime.timedelta(days=1)
     page = client.get(f"/appointments/?date={day}")
-    assert page.status_code == 200 and "新预约" in page.content.decode()
+    assert page.status_code == 200 and "新建预约" in page.content.decode()
     when = f"{day}T09:30"
     r = client.post(
         "/appointments/new/",

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from autocrm.service import views
 
@@ -45,4 +45,5 @@ urlpatterns = [
         views.appointment_action,
         name="appointment_action",
     ),
+    path("", include("autocrm.service.urls_floor")),
 ]

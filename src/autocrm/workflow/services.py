@@ -1,0 +1,322 @@
+"""Every write of the job board: a store's stages and the moves of work orders between them.
+
+A store gets the default stages the first time its board is opened or a work order is made
+there. A move closes the work order's open stage visit, opens the next, bumps the work order's
+version (so an open edit form sees the change) and leaves a line in its history.
+
+The automation issue adds per-stage roles, entry conditions and escalation: they hook into
+``_check_move`` (who may move what where) and the ``work_order.stage_changed`` event."""
+
+from __future__ import annotations
+
+import re
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from autocrm.core import audit, events, scoping
+from autocrm.core.errors import Conflict, Forbidden, Invalid, NotFound
+from autocrm.core.models import Store, User
+from autocrm.core.services import require
+from autocrm.core.validators import normalize_text
+from autocrm.service.models import WorkOrder, WorkOrderEvent
+from autocrm.service.services import check_version
+from autocrm.workflow.models import DEFAULT_STAGES, Stage, StageVisit
+
+COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+MIN_TARGET, MAX_TARGET = 1, 10080  # one minute to one week
+NAME_MAX = Stage._meta.get_field("name").max_length
+CLOSED_STATUSES = {
+    WorkOrder.Status.SETTLED,
+    WorkOrder.Status.CLOSED,
+    WorkOrder.Status.CANCELLED,
+}
+
+
+# --- default stages -----------------------------------------------------------------------
+
+
+def ensure_default_stages(store: Store) -> None:
+    """Give a store the default stages once; a store that has any stage (even only inactive
+    ones) keeps what its manager made of them."""
+    if Stage.objects.filter(store_id=store.pk).exists():
+        return
+    try:
+        with transaction.atomic():
+            for sort, (name, color, minutes) in enumerate(DEFAULT_STAGES, start=1):
+                Stage.objects.create(
+                    org_id=store.org_id,
+                    store_id=store.pk,
+                    name=name,
+                    color=color,
+                    target_minutes=minutes,
+                    sort=sort * 10,
+                )
+    except IntegrityError:  # another request made them at the same moment
+        pass
+
+
+def first_stage(store_id: int) -> Stage | None:
+    return Stage.objects.filter(store_id=store_id, is_active=True).order_by("sort", "id").first()
+
+
+def place_new_order(work_order_id: int) -> None:
+    """Put a new work order into its store's first stage (subscribed to
+    ``work_order.created``). Leaves the version alone: the person who just opened the order
+    must be able to save it without being told someone else changed it."""
+    wo = WorkOrder.objects.select_related("store").filter(pk=work_order_id).first()
+    if wo is None or wo.stage_id is not None or wo.status in CLOSED_STATUSES:
+        return
+    ensure_default_stages(wo.store)
+    stage = first_stage(wo.store_id)
+    if stage is None:
+        return
+    with transaction.atomic():
+        wo = WorkOrder.objects.select_for_update().get(pk=wo.pk)
+        if wo.stage_id is not None:
+            return
+        now = timezone.now()
+        wo.stage, wo.stage_entered_at = stage, now
+        wo.save(update_fields=["stage", "stage_entered_at"])
+        StageVisit.objects.create(work_order=wo, stage=stage, entered_at=now)
+        WorkOrderEvent.objects.create(
+            work_order=wo, kind="stage", text=_("Stage: %(to)s") % {"to": stage.name}, public=True
+        )
+
+
+def on_work_order_created(payload: dict) -> None:
+    place_new_order(payload["work_order_id"])
+
+
+# --- stages -------------------------------------------------------------------------------
+
+
+def _store_for(actor: User, store_id) -> Store:
+    try:
+        store_id = int(store_id)
+    except (TypeError, ValueError):
+        raise Invalid(fields={"store": _("Choose the store.")}) from None
+    store = Store.objects.filter(pk=store_id, org_id=actor.org_id).first()
+    if store is None or not scoping.can_see_store(actor, store.pk):
+        raise NotFound()
+    return store
+
+
+def _visible_stage(actor: User, stage: Stage) -> None:
+    if stage.org_id != actor.org_id or not scoping.can_see_store(actor, stage.store_id):
+        raise NotFound()
+
+
+def _clean_stage(data: dict, *, store_id: int, stage: Stage | None) -> dict:
+    clean: dict = {}
+    errors: dict[str, str] = {}
+    if stage is None or "name" in data:
+        name = normalize_text(data.get("name") or "")
+        if not name:
+            errors["name"] = _("Enter a name.")
+        elif len(name) > NAME_MAX:
+            errors["name"] = _("At most %(n)d characters.") % {"n": NAME_MAX}
+        else:
+            dupes = Stage.objects.filter(store_id=store_id, name=name)
+            if stage is not None:
+                dupes = dupes.exclude(pk=stage.pk)
+            if dupes.exists():
+                errors["name"] = _("This store already has a stage with this name.")
+            clean["name"] = name
+    if "color" in data or stage is None:
+        color = (data.get("color") or "#206bc4").strip()
+        if not COLOUR.match(color):
+            errors["color"] = _("Enter a colour as #rrggbb.")
+        clean["color"] = color.lower()
+    if "target_minutes" in data or stage is None:
+        raw = data.get("target_minutes")
+        try:
+            minutes = 60 if raw in (None, "") else int(raw)
+        except (TypeError, ValueError):
+            minutes = 0
+        if not MIN_TARGET <= minutes <= MAX_TARGET:
+            errors["target_minutes"] = _("Enter a time between 1 and 10080 minutes (one week).")
+        clean["target_minutes"] = minutes
+    if data.get("sort") not in (None, ""):
+        try:
+            sort = int(data["sort"])
+        except (TypeError, ValueError):
+            sort = -1
+        if not 0 <= sort <= 32767:
+            errors["sort"] = _("Enter a position from 0 to 32767.")
+        clean["sort"] = sort
+    if "is_active" in data and data["is_active"] is not None:
+        clean["is_active"] = bool(data["is_active"])
+    if errors:
+        raise Invalid(fields=errors)
+    return clean
+
+
+def _check_can_deactivate(stage: Stage) -> None:
+    others = Stage.objects.filter(store_id=stage.store_id, is_active=True).exclude(pk=stage.pk)
+    if not others.exists():
+        raise Conflict(
+            _("The board needs at least one active stage."), fields={"is_active": _("Keep it.")}
+        )
+    waiting = WorkOrder.objects.filter(stage=stage).exclude(status__in=CLOSED_STATUSES).count()
+    if waiting:
+        raise Conflict(
+            _("%(n)d open work orders are in this stage: move them first.") % {"n": waiting},
+            fields={"is_active": _("Move its work orders first.")},
+        )
+
+
+@audit.by_actor
+@transaction.atomic
+def create_stage(actor: User, *, store_id, **data) -> Stage:
+    require(actor, "board.manage")
+    store = _store_for(actor, store_id)
+    ensure_default_stages(store)
+    clean = _clean_stage(data, store_id=store.pk, stage=None)
+    if "sort" not in clean:
+        last = Stage.objects.filter(store=store).aggregate(m=Max("sort"))["m"] or 0
+        clean["sort"] = min(last + 10, 32767)
+    return Stage.objects.create(org_id=store.org_id, store=store, **clean)
+
+
+@audit.by_actor
+@transaction.atomic
+def update_stage(actor: User, stage: Stage, **data) -> Stage:
+    require(actor, "board.manage")
+    _visible_stage(actor, stage)
+    stage = Stage.objects.select_for_update().get(pk=stage.pk)
+    clean = _clean_stage(data, store_id=stage.store_id, stage=stage)
+    if clean.get("is_active") is False and stage.is_active:
+        _check_can_deactivate(stage)
+    for key, value in clean.items():
+        setattr(stage, key, value)
+    stage.save()
+    return stage
+
+
+@audit.by_actor
+@transaction.atomic
+def deactivate_stage(actor: User, stage: Stage) -> Stage:
+    """Hide a stage from the board; its history stays (stages are never deleted)."""
+    return update_stage(actor, stage, is_active=False)
+
+
+@audit.by_actor
+@transaction.atomic
+def reorder_stages(actor: User, store_id, stage_ids) -> list[Stage]:
+    """Put the store's stages in the given order; stages left out follow in their old order."""
+    require(actor, "board.manage")
+    store = _store_for(actor, store_id)
+    try:
+        wanted = [int(pk) for pk in stage_ids]
+    except (TypeError, ValueError):
+        raise Invalid(fields={"stages": _("Choose stages of this store.")}) from None
+    stages = {s.pk: s for s in Stage.objects.select_for_update().filter(store=store)}
+    if len(set(wanted)) != len(wanted) or not set(wanted) <= set(stages):
+        raise Invalid(fields={"stages": _("Choose stages of this store.")})
+    rest = sorted((s for pk, s in stages.items() if pk not in wanted), key=lambda s: (s.sort, s.pk))
+    ordered = [stages[pk] for pk in wanted] + rest
+    for position, stage in enumerate(ordered, start=1):
+        if stage.sort != position * 10:
+            stage.sort = position * 10
+            stage.save(update_fields=["sort", "updated_at"])
+    return ordered
+
+
+def shift_stage(actor: User, stage: Stage, step: int) -> list[Stage]:
+    """Move a stage one place up (-1) or down (+1) on its board."""
+    require(actor, "board.manage")
+    _visible_stage(actor, stage)
+    ids = list(
+        Stage.objects.filter(store_id=stage.store_id)
+        .order_by("sort", "id")
+        .values_list("pk", flat=True)
+    )
+    i = ids.index(stage.pk)
+    j = i + (1 if step > 0 else -1)
+    if 0 <= j < len(ids):
+        ids[i], ids[j] = ids[j], ids[i]
+    return reorder_stages(actor, stage.store_id, ids)
+
+
+# --- moves --------------------------------------------------------------------------------
+
+
+def can_move(actor: User) -> bool:
+    """Who may move cards: staff who see the board and work on or edit work orders."""
+    return (
+        actor.is_authenticated
+        and actor.is_active
+        and actor.can("board.view")
+        and (actor.can("workorder.edit") or actor.can("workorder.work"))
+    )
+
+
+def _check_move(actor: User, wo: WorkOrder, source: Stage | None, target: Stage) -> None:
+    """The rules of a move. Per-stage roles and entry conditions come with the automation
+    issue; today any member of staff who may move cards may move them anywhere on the board."""
+
+
+@audit.by_actor
+@transaction.atomic
+def move(actor: User, work_order: WorkOrder, stage_id, *, version=None) -> WorkOrder:
+    """Move a work order to another stage of its store's board."""
+    if not can_move(actor):
+        raise Forbidden()
+    if work_order.org_id != actor.org_id or not scoping.can_see_store(actor, work_order.store_id):
+        raise NotFound()
+    wo = WorkOrder.objects.select_for_update().select_related("stage").get(pk=work_order.pk)
+    check_version(wo, version)
+    if wo.status in CLOSED_STATUSES:
+        raise Conflict(
+            _("This work order is %(status)s and can no longer be moved.")
+            % {"status": wo.get_status_display()},
+            code="closed",
+        )
+    try:
+        stage_id = int(stage_id)
+    except (TypeError, ValueError):
+        raise Invalid(fields={"stage": _("Choose a stage.")}) from None
+    target = Stage.objects.filter(pk=stage_id, store_id=wo.store_id, is_active=True).first()
+    if target is None:
+        raise Conflict(
+            _("This stage is not on the board of this work order's store."),
+            code="illegal_stage",
+            fields={"stage": _("Choose a stage of this store's board.")},
+        )
+    source = wo.stage
+    if source is not None and source.pk == target.pk:
+        return wo  # dropped back where it was: nothing to record
+    _check_move(actor, wo, source, target)
+    now = timezone.now()
+    for visit in StageVisit.objects.filter(work_order=wo, left_at__isnull=True):
+        visit.left_at = now
+        visit.save(update_fields=["left_at"])
+    StageVisit.objects.create(work_order=wo, stage=target, entered_at=now, moved_by=actor)
+    wo.stage, wo.stage_entered_at = target, now
+    wo.version += 1  # the row is locked above
+    wo.updated_by = actor
+    wo.save(update_fields=["stage", "stage_entered_at", "version", "updated_by", "updated_at"])
+    if source is None:
+        text = _("Stage: %(to)s") % {"to": target.name}
+    else:
+        text = _("%(from)s → %(to)s") % {"from": source.name, "to": target.name}
+    WorkOrderEvent.objects.create(
+        work_order=wo,
+        kind="stage",
+        text=text[:300],
+        actor=actor,
+        actor_label=actor.display_name,
+        public=True,
+        at=now,
+    )
+    events.publish(
+        "work_order.stage_changed",
+        work_order_id=wo.pk,
+        store_id=wo.store_id,
+        stage_id=target.pk,
+        previous_stage_id=source.pk if source is not None else None,
+    )
+    return wo

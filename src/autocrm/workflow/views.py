@@ -1,0 +1,165 @@
+"""Job board pages: the board of a store, moving cards, and the stage editor.
+Thin: parse input, call a selector or service, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from autocrm.core.errors import ServiceError
+from autocrm.core.forms import apply_service_error
+from autocrm.core.views import capability_required
+from autocrm.service import selectors as service_selectors
+from autocrm.workflow import selectors, services
+from autocrm.workflow.forms import StageForm
+
+POLL_SECONDS = 30
+
+
+def _partial(request) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _chosen_store(request):
+    """The store asked for (``?store=`` or the form's ``store``), else the user's own; plus
+    the stores to pick from when there are several."""
+    user = request.user
+    wanted = request.POST.get("store") or request.GET.get("store")
+    store_id = wanted or selectors.default_store_id(user)
+    store = selectors.get_store(user, store_id) if store_id else None
+    stores = list(selectors.board_stores(user))
+    return store, stores
+
+
+def _board_url(store) -> str:
+    return f"{reverse('board')}?store={store.pk}"
+
+
+def _board_context(request, store, *, error: str = "", moved_id: int | None = None) -> dict:
+    services.ensure_default_stages(store)
+    board = selectors.board(request.user, store.pk)
+    return {
+        "board": board,
+        "store": store,
+        "can_move": services.can_move(request.user),
+        "can_manage": request.user.can("board.manage"),
+        "poll_seconds": POLL_SECONDS,
+        "board_url": _board_url(store),
+        "error": error,
+        "moved_id": moved_id,
+    }
+
+
+@capability_required("board.view")
+def board_page(request):
+    store, stores = _chosen_store(request)
+    if store is None:
+        return render(request, "workflow/board.html", {"store": None, "stores": stores})
+    context = _board_context(request, store)
+    if _partial(request):
+        return render(request, "workflow/_board.html", context)
+    context["stores"] = stores
+    return render(request, "workflow/board.html", context)
+
+
+@require_POST
+@capability_required("board.view")
+def board_move(request, pk):
+    user = request.user
+    wo = service_selectors.get_work_order(user, pk)
+    error, status = "", 200
+    try:
+        services.move(user, wo, request.POST.get("stage"), version=request.POST.get("version"))
+    except ServiceError as exc:
+        error, status = str(exc.message), exc.status
+    store = selectors.get_store(user, wo.store_id)
+    if not _partial(request):
+        if error:
+            messages.error(request, error)
+        return redirect(_board_url(store))
+    context = _board_context(request, store, error=error, moved_id=None if error else wo.pk)
+    return render(request, "workflow/_board.html", context, status=status)
+
+
+# --- stage editor -------------------------------------------------------------------------
+
+
+def _stage_page(request, store, stores, *, failed=None, new_form=None, status=200):
+    services.ensure_default_stages(store)
+    rows = []
+    for stage in selectors.stages(request.user, store.pk):
+        if failed is not None and failed.prefix == f"s{stage.pk}":
+            form = failed
+        else:
+            form = StageForm(
+                prefix=f"s{stage.pk}",
+                initial={
+                    "name": stage.name,
+                    "color": stage.color,
+                    "target_minutes": stage.target_minutes,
+                    "sort": stage.sort,
+                    "is_active": stage.is_active,
+                },
+            )
+        rows.append((stage, form))
+    context = {
+        "store": store,
+        "stores": stores,
+        "rows": rows,
+        "new_form": new_form or StageForm(prefix="new"),
+        "board_url": _board_url(store),
+    }
+    return render(request, "workflow/stages.html", context, status=status)
+
+
+def _stages_url(store) -> str:
+    return f"{reverse('board_stages')}?store={store.pk}"
+
+
+@capability_required("board.manage")
+def stage_list(request):
+    store, stores = _chosen_store(request)
+    if store is None:
+        return render(request, "workflow/stages.html", {"store": None, "stores": stores})
+    if request.method != "POST":
+        return _stage_page(request, store, stores)
+    form = StageForm(request.POST, prefix="new")
+    if form.is_valid():
+        try:
+            stage = services.create_stage(request.user, store_id=store.pk, **form.service_data())
+            messages.success(request, _("Stage %(name)s added.") % {"name": stage.name})
+            return redirect(_stages_url(store))
+        except ServiceError as exc:
+            apply_service_error(form, exc)
+    return _stage_page(request, store, stores, new_form=form, status=422)
+
+
+@require_POST
+@capability_required("board.manage")
+def stage_edit(request, pk):
+    stage = selectors.get_stage(request.user, pk)
+    store = selectors.get_store(request.user, stage.store_id)
+    form = StageForm(request.POST, prefix=f"s{stage.pk}")
+    if form.is_valid():
+        try:
+            services.update_stage(request.user, stage, **form.service_data())
+            messages.success(
+                request, _("Stage %(name)s saved.") % {"name": form.cleaned_data["name"]}
+            )
+            return redirect(_stages_url(store))
+        except ServiceError as exc:
+            apply_service_error(form, exc)
+    stores = list(selectors.board_stores(request.user))
+    return _stage_page(request, store, stores, failed=form, status=422)
+
+
+@require_POST
+@capability_required("board.manage")
+def stage_shift(request, pk):
+    stage = selectors.get_stage(request.user, pk)
+    step = -1 if request.POST.get("direction") == "up" else 1
+    services.shift_stage(request.user, stage, step)
+    return redirect(_stages_url(selectors.get_store(request.user, stage.store_id)))
