@@ -8,8 +8,14 @@ class ServiceConfig(AppConfig):
     verbose_name = _("Shop floor")
 
     def ready(self) -> None:
+        from autocrm.core import demo
         from autocrm.customers.selectors import PROFILE_SECTIONS
+        from autocrm.service.demo import load
         from autocrm.service.selectors import profile_section
 
         if profile_section not in PROFILE_SECTIONS:
             PROFILE_SECTIONS.append(profile_section)
+        # After the customers' loader (this app comes after customers in INSTALLED_APPS):
+        # the shop-floor demo needs its customers and vehicles.
+        if load not in demo.EXTENSIONS:
+            demo.EXTENSIONS.append(load)
