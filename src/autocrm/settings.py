@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "autocrm.feedback",
     "autocrm.messaging",
     "autocrm.portal",
+    "autocrm.printing",
 ]
 
 MIDDLEWARE = [
@@ -203,7 +204,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("AUTOCRM_MAX_BODY_BYTES", 2 * 1
 AUTOCRM_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 # Spreadsheet imports: their own, larger limit, checked before the body is read.
 AUTOCRM_IMPORT_MAX_MB = float(os.environ.get("AUTOCRM_IMPORT_MAX_MB", 50))
-AUTOCRM_UPLOAD_PATHS = {"/imports/upload/": int(AUTOCRM_IMPORT_MAX_MB * 1048576) + 1048576}
+# Shop-floor photos and short videos from the technicians' phones.
+AUTOCRM_MEDIA_IMAGE_MB = float(os.environ.get("AUTOCRM_MEDIA_IMAGE_MB", 15))
+AUTOCRM_MEDIA_VIDEO_MB = float(os.environ.get("AUTOCRM_MEDIA_VIDEO_MB", 100))
+_MEDIA_BODY = int(max(AUTOCRM_MEDIA_IMAGE_MB, AUTOCRM_MEDIA_VIDEO_MB) * 1048576) + 2 * 1048576
+# Path prefix (or pattern with *) -> the largest body accepted there.
+AUTOCRM_UPLOAD_PATHS = {
+    "/imports/upload/": int(AUTOCRM_IMPORT_MAX_MB * 1048576) + 1048576,
+    "/floor/results/": _MEDIA_BODY,
+    "/floor/wo/*/photos/": _MEDIA_BODY,
+    "/api/v1/work-orders/*/media": _MEDIA_BODY,
+}
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 
 LANGUAGE_CODE = "zh-hans"

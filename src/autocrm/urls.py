@@ -35,6 +35,7 @@ urlpatterns = [
     path("", include("autocrm.workflow.urls")),
     path("", include("autocrm.feedback.urls")),
     path("", include("autocrm.portal.urls")),
+    path("", include("autocrm.printing.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", api.urls),
 ]

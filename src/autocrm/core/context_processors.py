@@ -6,8 +6,13 @@ from django.utils.translation import gettext_lazy as _
 NAV = [
     ("home", _("Home"), "home.view"),
     ("customer_list", _("Customers"), "customer.list"),
+    ("floor_jobs", _("My jobs"), "workorder.work"),
+    ("workorder_list", _("Work orders"), "workorder.edit"),
+    ("appointment_calendar", _("Appointments"), "appointment.view"),
     ("board", _("Job board"), "board.view"),
+    ("feedback_alerts", _("Low scores"), "survey.view"),
     ("import_list", _("Imports"), "customer.edit"),
+    ("catalog_index", _("Catalog"), "catalog.view"),
     ("store_list", _("Stores"), "store.view"),
     ("staff_list", _("Staff"), "staff.view"),
     ("audit_list", _("Audit log"), "audit.view"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from fnmatch import fnmatchcase
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -23,9 +24,10 @@ def wants_json(request) -> bool:
 
 
 def body_limit(path: str) -> int:
-    """Upload pages (settings.AUTOCRM_UPLOAD_PATHS: path prefix → bytes) have their own limit."""
+    """Upload pages (settings.AUTOCRM_UPLOAD_PATHS: path prefix, or a pattern with ``*`` for
+    paths with ids in them → bytes) have their own limit."""
     for prefix, limit in getattr(settings, "AUTOCRM_UPLOAD_PATHS", {}).items():
-        if path.startswith(prefix):
+        if path.startswith(prefix) or ("*" in prefix and fnmatchcase(path, prefix)):
             return int(limit)
     return settings.AUTOCRM_MAX_BODY_BYTES
 

@@ -254,6 +254,7 @@ class AuditLog(models.Model):
         RULE = "rule", _("Rule")
         TASK = "task", _("Background task")
         SHELL = "shell", _("Command line")
+        PORTAL = "portal", _("Customer link")
 
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     org_id = models.BigIntegerField(null=True, db_index=True)

@@ -188,6 +188,11 @@ class Profile:
     extras: dict = field(default_factory=dict)
 
 
+# Other apps add sections to the 360° page (work orders, recommendations, surveys): each
+# callable gets (user, customer, vehicles) and returns a dict merged into ``Profile.extras``.
+PROFILE_SECTIONS: list = []
+
+
 def profile(user: User, pk) -> Profile:
     """Everything on the 360° page in a fixed number of queries, whatever the history length
     (the timeline shows the latest ``TIMELINE_LIMIT`` entries)."""
@@ -208,7 +213,10 @@ def profile(user: User, pk) -> Profile:
     if customer.visit_count > 1 and customer.first_visit_at and customer.last_visit_at:
         span = (customer.last_visit_at - customer.first_visit_at).days
         average = round(span / (customer.visit_count - 1))
-    return Profile(customer, vehicles, past, timeline, tags, average)
+    extras: dict = {}
+    for section in PROFILE_SECTIONS:
+        extras.update(section(user, customer, vehicles))
+    return Profile(customer, vehicles, past, timeline, tags, average, extras)
 
 
 # --- lists --------------------------------------------------------------------------------

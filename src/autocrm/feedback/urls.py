@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from autocrm.feedback import views
+
+urlpatterns = [
+    path("feedback/alerts/", views.alerts, name="feedback_alerts"),
+    path("feedback/alerts/<int:pk>/handle/", views.handle, name="feedback_alert_handle"),
+]

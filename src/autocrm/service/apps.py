@@ -6,3 +6,10 @@ class ServiceConfig(AppConfig):
     name = "autocrm.service"
     label = "service"
     verbose_name = _("Shop floor")
+
+    def ready(self) -> None:
+        from autocrm.customers.selectors import PROFILE_SECTIONS
+        from autocrm.service.selectors import profile_section
+
+        if profile_section not in PROFILE_SECTIONS:
+            PROFILE_SECTIONS.append(profile_section)

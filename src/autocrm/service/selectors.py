@@ -71,3 +71,39 @@ def open_recommendations(user: User, vehicle_id: int) -> QuerySet[Recommendation
         .select_related("store")
         .order_by("-created_at", "-id")
     )
+
+
+PROFILE_ORDERS = 10
+
+
+def profile_section(user: User, customer, vehicles) -> dict:
+    """The shop-floor part of the 360° page: latest work orders, open recommendations on the
+    customer's cars and survey scores — three queries whatever the history length."""
+    from django.db.models import Avg, Count
+
+    from autocrm.feedback.models import Survey
+
+    orders = list(
+        work_orders(user)
+        .filter(customer=customer)
+        .select_related("vehicle", "store")
+        .order_by("-opened_at", "-id")[:PROFILE_ORDERS]
+    )
+    recos = list(
+        Recommendation.objects.filter(
+            org_id=customer.org_id,
+            vehicle_id__in=[v.pk for v in vehicles],
+            status=Recommendation.Status.OPEN,
+        )
+        .select_related("vehicle")
+        .order_by("-created_at", "-id")[:20]
+    )
+    scores = Survey.objects.filter(customer=customer).aggregate(
+        count=Count("id"),
+        nps=Avg("nps"),
+        timeliness=Avg("timeliness"),
+        professionalism=Avg("professionalism"),
+        attitude=Avg("attitude"),
+        result=Avg("result"),
+    )
+    return {"work_orders": orders, "recommendations": recos, "survey": scores}

@@ -1,0 +1,175 @@
+"""The public booking page: a chain's store list, the store's days and times (full ones
+disabled), the owner's details checked, a light limit per mobile, a confirmation page and the
+messages queued."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from autocrm.core.models import AuditLog
+from autocrm.messaging.models import OutboxMessage
+from autocrm.service import services as shop
+from autocrm.service.models import Appointment
+from tests import service_factories as sf
+from tests.portal.conftest import csrf_from
+
+pytestmark = pytest.mark.django_db
+
+TOMORROW = timezone.localdate() + datetime.timedelta(days=2)
+
+
+def at(day: datetime.date, hhmm: str) -> datetime.datetime:
+    h, m = (int(p) for p in hhmm.split(":"))
+    return datetime.datetime.combine(
+        day, datetime.time(h, m), tzinfo=timezone.get_current_timezone()
+    )
+
+
+def form(**kw) -> dict:
+    data = {
+        "day": TOMORROW.isoformat(),
+        "slot": "09:30",
+        "name": "张伟",
+        "mobile": "13912345678",
+        "plate": "京B54321",
+        "package": "",
+        "note": "右前轮有异响",
+    }
+    data.update(kw)
+    return data
+
+
+def book_path(world, store=None) -> str:
+    return f"/book/{world.org.code}/{(store or world.a1).code}/"
+
+
+def test_chain_page_lists_bookable_stores(world):
+    conf = shop.settings_for(world.a3.pk)
+    conf.online_booking = False
+    conf.save()
+    r = Client().get(f"/book/{world.org.code}/")
+    body = r.content.decode()
+    assert r.status_code == 200 and "预约服务" in body
+    assert "北京朝阳店" in body and "天津滨江店" in body
+    assert "广州天河店" not in body and "别家一店" not in body
+    assert Client().get(f"/book/{world.org.code}/{world.a3.code}/").status_code == 404
+
+
+def test_unknown_org_or_store_is_a_friendly_404(world):
+    r = Client().get("/book/nobody/")
+    assert r.status_code == 404 and "预约页面不存在" in r.content.decode()
+    assert Client().get(f"/book/{world.org.code}/{world.b1.code}/").status_code == 404
+
+
+def test_store_page_offers_services_and_disables_full_slots(world):
+    pkg = sf.package(world.org, name="小保养套餐")
+    sf.package(world.org, name="不在线预约的套餐", bookable=False)
+    for _ in range(3):  # default capacity: 3 per slot
+        sf.appointment(world.a1, at(TOMORROW, "10:30"))
+    r = Client().get(book_path(world), {"day": TOMORROW.isoformat()})
+    body = r.content.decode()
+    assert r.status_code == 200
+    assert "小保养套餐" in body and f'value="{pkg.pk}"' in body and "不在线预约的套餐" not in body
+    assert 'value="10:30" disabled' in body
+    assert 'value="09:30" data-testid' in body  # free and enabled
+    fragment = Client().get(f"{book_path(world)}slots/", {"day": TOMORROW.isoformat()})
+    assert fragment.status_code == 200 and 'value="10:30" disabled' in fragment.content.decode()
+
+
+def test_owner_books_and_gets_a_confirmation(world):
+    pkg = sf.package(world.org, name="小保养套餐")
+    client = Client(enforce_csrf_checks=True)
+    page = client.get(book_path(world))
+    r = client.post(
+        book_path(world), {"csrfmiddlewaretoken": csrf_from(page), **form(package=pkg.pk)}
+    )
+    assert r.status_code == 302, r.content.decode()[:2000]
+    appt = Appointment.objects.get(mobile="13912345678")
+    assert appt.channel == "online" and appt.store == world.a1 and appt.package == pkg
+    assert appt.starts_at == at(TOMORROW, "09:30") and appt.plate == "京B54321"
+    assert appt.created_by is None
+    done = client.get(r["Location"]).content.decode()
+    assert "预约已提交" in done and "139****5678" in done and "小保养套餐" in done
+    assert "京B54321" in done
+    pending = OutboxMessage.objects.filter(related=f"appointment:{appt.pk}", status="pending")
+    assert set(pending.values_list("purpose", flat=True)) == {
+        "appointment.confirmation",
+        "appointment.reminder",
+    }
+    entry = AuditLog.objects.get(object_type="service.Appointment", object_id=str(appt.pk))
+    assert entry.source == "portal"
+
+
+def test_full_slot_is_refused(world):
+    for _ in range(3):
+        sf.appointment(world.a1, at(TOMORROW, "09:30"))
+    r = Client().post(book_path(world), form())
+    assert r.status_code == 409
+    assert 'data-testid="error-starts_at"' in r.content.decode()
+    assert not Appointment.objects.filter(mobile="13912345678").exists()
+
+
+def test_past_time_is_refused(world):
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    r = Client().post(book_path(world), form(day=yesterday.isoformat()))
+    assert r.status_code == 422
+    assert "该时间已过" in r.content.decode()
+    assert not Appointment.objects.exists()
+
+
+def test_missing_time_is_refused(world):
+    r = Client().post(book_path(world), form(slot=""))
+    assert r.status_code == 422 and "请选择日期和时间" in r.content.decode()
+
+
+@pytest.mark.parametrize(
+    "field, value, testid",
+    [
+        ("mobile", "12345", "error-mobile"),
+        ("mobile", "", "error-mobile"),
+        ("plate", "ABC", "error-plate"),
+        ("plate", "", "error-plate"),
+        ("name", "", "error-name"),
+    ],
+)
+def test_bad_details_are_refused_with_messages(world, field, value, testid):
+    r = Client().post(book_path(world), form(**{field: value}))
+    body = r.content.decode()
+    assert r.status_code == 422
+    assert f'data-testid="{testid}"' in body
+    assert 'value="张伟"' in body or field == "name"  # what was typed is kept
+    assert not Appointment.objects.exists()
+
+
+def test_plate_message_is_chinese(world):
+    r = Client().post(book_path(world), form(plate=""))
+    assert "请填写车牌号" in r.content.decode()
+
+
+def test_one_mobile_holds_at_most_three_upcoming_bookings(world):
+    for day in range(1, 4):
+        sf.appointment(
+            world.a2,
+            at(timezone.localdate() + datetime.timedelta(days=day), "14:30"),
+            mobile="13912345678",
+        )
+    sf.appointment(
+        world.a1,
+        at(timezone.localdate() + datetime.timedelta(days=4), "14:30"),
+        mobile="13912345678",
+        status="cancelled",
+    )
+    r = Client().post(book_path(world), form())
+    assert r.status_code == 409
+    assert "已有 3 个未到店的预约" in r.content.decode()
+    assert Appointment.objects.filter(mobile="13912345678").count() == 4
+
+
+def test_honeypot_filled_by_robots_books_nothing(world):
+    r = Client().post(book_path(world), form(website="http://spam.example"))
+    assert r.status_code == 400
+    assert not Appointment.objects.exists()
