@@ -68,9 +68,14 @@ def test_manager_moves_cards_by_menu_and_by_drag(page, demo):
         assert wo.stage == stage
         assert StageVisit.objects.get(work_order=wo, left_at__isnull=True).stage == stage
 
-    # The card still links to its work order.
+    # The card opens its work order, whose history shows the move.
     link = card_in(page, stages[1], by_menu).locator("[data-testid=card-link]")
     expect(link).to_have_attribute("href", f"/work-orders/{by_menu.pk}/")
+    with page.expect_navigation():
+        link.click()
+    expect(page.locator("[data-testid=wo-history]")).to_contain_text(
+        f"{stages[0].name} → {stages[1].name}"
+    )
 
 
 def test_board_on_a_phone_moves_with_the_menu(new_context, demo):
