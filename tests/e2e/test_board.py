@@ -68,9 +68,14 @@ def test_manager_moves_cards_by_menu_and_by_drag(page, demo):
         assert wo.stage == stage
         assert StageVisit.objects.get(work_order=wo, left_at__isnull=True).stage == stage
 
-    # The card still links to its work order.
+    # The card opens its work order, whose history shows the move.
     link = card_in(page, stages[1], by_menu).locator("[data-testid=card-link]")
     expect(link).to_have_attribute("href", f"/work-orders/{by_menu.pk}/")
+    with page.expect_navigation():
+        link.click()
+    expect(page.locator("[data-testid=wo-history]")).to_contain_text(
+        f"{stages[0].name} → {stages[1].name}"
+    )
 
 
 def test_board_on_a_phone_moves_with_the_menu(new_context, demo):
@@ -82,8 +87,20 @@ def test_board_on_a_phone_moves_with_the_menu(new_context, demo):
     page.goto("/board/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     card = card_in(page, stages[0], wo)
-    card.locator("[data-testid=move-menu]").click()
-    card.locator("[data-testid=move-to]", has_text=stages[1].name).click()
+    # By keyboard: Enter opens the menu on its first choice, Escape closes it again.
+    opener = card.locator("[data-testid=move-menu]")
+    opener.focus()
+    page.keyboard.press("Enter")
+    expect(opener).to_have_attribute("aria-expanded", "true")
+    expect(card.locator("[data-testid=move-to]").first).to_be_focused()
+    expect(card.locator("[data-testid=move-to]")).to_have_count(len(stages) - 1)
+    page.keyboard.press("Escape")
+    expect(card.locator("[data-testid=move-to]").first).to_be_hidden()
+    expect(opener).to_be_focused()
+    # By touch: tap the menu, then the stage.
+    opener.tap()
+    card.locator("[data-testid=move-to]", has_text=stages[1].name).tap()
     expect(card_in(page, stages[1], wo)).to_be_attached()
+    expect(column_count(page, stages[1])).to_have_text("1")
     wo.refresh_from_db()
     assert wo.stage == stages[1]

@@ -107,8 +107,22 @@ def test_move_without_javascript_redirects_back(world, login):
     assert response.status_code == 302 and response["Location"] == f"/board/?store={world.a1.pk}"
     wo.refresh_from_db()
     assert wo.stage == stages[3]
-    assert client.get(f"/board/move/{wo.pk}/").status_code == 405
+    assert client.put(f"/board/move/{wo.pk}/").status_code == 405
     assert login(world.manager_a2).post(f"/board/move/{wo.pk}/", {"stage": 1}).status_code == 404
+
+
+def test_move_page_offers_the_other_stages(world, login):
+    stages = stages_of(world.a1)
+    wo = order_in(world.a1, stage=stages[2])
+    page = login(world.tech_a1).get(f"/board/move/{wo.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert wo.vehicle.plate in html and f'action="/board/move/{wo.pk}/"' in html
+    offered = [s for s in stages if f'name="stage" value="{s.pk}"' in html]
+    assert offered == [s for s in stages if s != stages[2]]
+    assert login(world.manager_a2).get(f"/board/move/{wo.pk}/").status_code == 404
+    WorkOrder.objects.filter(pk=wo.pk).update(status="closed")
+    assert login(world.tech_a1).get(f"/board/move/{wo.pk}/").status_code == 404
 
 
 def test_stage_editor_edits_adds_and_reorders(world, login):

@@ -37,6 +37,7 @@ def duration(minutes: int) -> str:
 @dataclass
 class Card:
     id: int
+    store_id: int
     number: str
     status: str
     status_label: str
@@ -49,6 +50,18 @@ class Card:
     minutes_in_stage: int
     overdue: bool
     version: int
+    url: str = ""  # filled in by the page (the API leaves them out)
+    move_url: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.plate or self.number
+
+    @property
+    def promised(self) -> str:
+        if self.promised_at is None:
+            return ""
+        return timezone.localtime(self.promised_at).strftime("%m-%d %H:%M")
 
     @property
     def time_in_stage(self) -> str:
@@ -123,64 +136,94 @@ def get_stage(user: User, pk) -> Stage:
         raise NotFound() from None
 
 
-def open_orders(user: User, store_id: int) -> QuerySet[WorkOrder]:
-    return (
-        scoping.scoped(WorkOrder.objects.filter(store_id=store_id), user)
-        .exclude(status__in=OPEN_EXCLUDED)
-        .select_related("vehicle", "advisor")
-        .only(
-            "id",
-            "number",
-            "status",
-            "promised_at",
-            "opened_at",
-            "stage_id",
-            "stage_entered_at",
-            "version",
-            "vehicle",
-            "advisor",
-            "vehicle__plate",
-            "vehicle__brand",
-            "vehicle__model",
-            "advisor__username",
-            "advisor__full_name",
-        )
+CARD_FIELDS = (
+    "id",
+    "store_id",
+    "number",
+    "status",
+    "promised_at",
+    "opened_at",
+    "stage_id",
+    "stage_entered_at",
+    "version",
+    "vehicle__plate",
+    "vehicle__brand",
+    "vehicle__model",
+    "advisor__username",
+    "advisor__full_name",
+)
+
+
+def open_orders(user: User, store_id: int | None) -> QuerySet[WorkOrder]:
+    qs = (
+        WorkOrder.objects.all() if store_id is None else WorkOrder.objects.filter(store_id=store_id)
+    )
+    return scoping.scoped(qs, user).exclude(status__in=OPEN_EXCLUDED)
+
+
+def _card_rows(qs: QuerySet[WorkOrder]):
+    """Plain rows, not model instances: three models per card would cost more than the
+    query itself."""
+    return qs.values(*CARD_FIELDS)
+
+
+def _card(row: dict, stage: Stage, now: datetime.datetime, labels: dict) -> Card:
+    """``stage`` is the column the card shows in (the first one for orders in no stage)."""
+    entered = row["stage_entered_at"] or row["opened_at"]
+    minutes = max(0, int((now - entered).total_seconds() // 60))
+    status = row["status"]
+    return Card(
+        id=row["id"],
+        store_id=row["store_id"],
+        number=row["number"],
+        status=status,
+        status_label=labels.get(status, status),
+        plate=row["vehicle__plate"],
+        model=" ".join(p for p in (row["vehicle__brand"], row["vehicle__model"]) if p),
+        advisor=row["advisor__full_name"] or row["advisor__username"] or "",
+        promised_at=row["promised_at"],
+        stage_id=row["stage_id"],
+        entered_at=entered,
+        minutes_in_stage=minutes,
+        overdue=minutes > stage.target_minutes,
+        version=row["version"],
     )
 
 
-def board(user: User, store_id, *, now: datetime.datetime | None = None) -> Board:
+def _status_labels() -> dict[str, str]:
+    return {value: str(label) for value, label in WorkOrder.Status.choices}
+
+
+def get_card(user: User, work_order_id) -> tuple[Card, list[Stage]]:
+    """One open work order as a card, with the active stages of its store."""
+    try:
+        row = _card_rows(open_orders(user, None)).get(pk=int(work_order_id))
+    except (WorkOrder.DoesNotExist, TypeError, ValueError):
+        raise NotFound() from None
+    active = list(stages(user, row["store_id"], active_only=True))
+    if not active:
+        raise NotFound()
+    by_pk = {stage.pk: stage for stage in active}
+    stage = by_pk.get(row["stage_id"], active[0])
+    return _card(row, stage, timezone.now(), _status_labels()), active
+
+
+def board(user: User, store, *, now: datetime.datetime | None = None) -> Board:
     """The store's active stages in order, each with the open work orders in it. Orders in no
-    stage (or in one since deactivated) wait in the first column."""
-    store = get_store(user, store_id)
+    stage (or in one since deactivated) wait in the first column. ``store`` is an id, or a
+    Store the caller already read through ``get_store``."""
+    if not isinstance(store, Store):
+        store = get_store(user, store)
     now = now or timezone.now()
     columns = [Column(stage) for stage in stages(user, store.pk, active_only=True)]
     if not columns:
         return Board(store=store, columns=[], generated_at=now)
     by_stage = {column.stage.pk: column for column in columns}
     first = columns[0]
-    labels = dict(WorkOrder.Status.choices)
-    for wo in open_orders(user, store.pk):
-        column = by_stage.get(wo.stage_id, first)
-        entered = wo.stage_entered_at or wo.opened_at
-        minutes = max(0, int((now - entered).total_seconds() // 60))
-        vehicle = wo.vehicle
-        column.cards.append(
-            Card(
-                id=wo.pk,
-                number=wo.number,
-                status=wo.status,
-                status_label=str(labels.get(wo.status, wo.status)),
-                plate=vehicle.plate,
-                model=" ".join(part for part in (vehicle.brand, vehicle.model) if part),
-                advisor=wo.advisor.display_name if wo.advisor_id else "",
-                promised_at=wo.promised_at,
-                stage_id=wo.stage_id,
-                entered_at=entered,
-                minutes_in_stage=minutes,
-                overdue=minutes > column.stage.target_minutes,
-                version=wo.version,
-            )
-        )
+    labels = _status_labels()
+    for row in _card_rows(open_orders(user, store.pk)):
+        column = by_stage.get(row["stage_id"], first)
+        column.cards.append(_card(row, column.stage, now, labels))
     for column in columns:
         column.cards.sort(key=lambda card: (card.entered_at, card.id))  # longest waiting first
     return Board(store=store, columns=columns, generated_at=now)

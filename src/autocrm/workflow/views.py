@@ -4,8 +4,9 @@ Thin: parse input, call a selector or service, render."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -34,13 +35,34 @@ def _chosen_store(request):
     return store, stores
 
 
+def _work_order_url(pk: int) -> str:
+    """The work order page; a plain path until the service app names its URL."""
+    try:
+        return reverse("workorder_detail", args=[pk])
+    except NoReverseMatch:
+        return f"/work-orders/{pk}/"
+
+
+def _link(card) -> None:
+    card.url = _work_order_url(card.id)
+    card.move_url = reverse("board_move", args=[card.id])
+
+
 def _board_url(store) -> str:
     return f"{reverse('board')}?store={store.pk}"
 
 
 def _board_context(request, store, *, error: str = "", moved_id: int | None = None) -> dict:
-    services.ensure_default_stages(store)
-    board = selectors.board(request.user, store.pk)
+    board = selectors.board(request.user, store)
+    if not board.columns:  # a store's first look at its board
+        services.ensure_default_stages(store)
+        board = selectors.board(request.user, store)
+    if board.columns:  # links made once and reused: reversing per card is a noticeable cost
+        detail, move = _work_order_url(0), reverse("board_move", args=[0])
+        for column in board.columns:
+            for card in column.cards:
+                card.url = detail.replace("/0/", f"/{card.id}/")
+                card.move_url = move.replace("/0/", f"/{card.id}/")
     return {
         "board": board,
         "store": store,
@@ -65,10 +87,18 @@ def board_page(request):
     return render(request, "workflow/board.html", context)
 
 
-@require_POST
 @capability_required("board.view")
 def board_move(request, pk):
+    """GET: the "Move to…" choices as a page of their own (without JavaScript); POST: move."""
     user = request.user
+    if request.method == "GET":
+        card, stages = selectors.get_card(user, pk)
+        _link(card)
+        store = selectors.get_store(user, card.store_id)
+        context = {"card": card, "stages": stages, "board_url": _board_url(store)}
+        return render(request, "workflow/move.html", context)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["GET", "POST"])
     wo = service_selectors.get_work_order(user, pk)
     error, status = "", 200
     try:

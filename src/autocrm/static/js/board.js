@@ -1,7 +1,7 @@
-// Job board behaviour (no inline scripts: CSP). The "Move to…" menu on every card works
-// without this file; here: drag and drop of cards between columns (posting the same
-// endpoint), pausing the 30 s refresh while someone is moving a card, showing a refused
-// move in place, and keeping the keyboard focus on the card that was moved.
+// Job board behaviour (no inline scripts: CSP): the "Move to…" menu of a card (without this
+// file its link opens the same choices as a page), drag and drop of cards between columns
+// (posting the same endpoint), pausing the 30 s refresh while someone is moving a card,
+// showing a refused move in place, and keeping the keyboard focus on the card that was moved.
 (function () {
   "use strict";
 
@@ -21,8 +21,67 @@
 
   function busy() {
     var b = board();
-    return dragged !== null || (b !== null && b.querySelector("details[open]") !== null);
+    return dragged !== null || (b !== null && b.querySelector(".board-move-list:not([hidden])") !== null);
   }
+
+  function post(card, stage) {
+    focusCard = card.getAttribute("data-card-id");
+    window.htmx.ajax("POST", card.getAttribute("data-move-url"), {
+      source: card,
+      target: "#board",
+      swap: "outerHTML",
+      values: { stage: stage, version: card.getAttribute("data-version") }
+    });
+  }
+
+  // --- the "Move to…" menu ------------------------------------------------------------------
+
+  function closeMenu(opener) {
+    var list = opener.nextElementSibling;
+    list.hidden = true;
+    opener.setAttribute("aria-expanded", "false");
+  }
+
+  function openMenu(opener) {
+    var card = opener.closest("[data-card-id]");
+    var list = opener.nextElementSibling;
+    var options = document.getElementById("board-move-options");
+    if (!card || !list || !options) return;
+    var open = document.querySelectorAll(".board-move-open[aria-expanded=true]");
+    for (var i = 0; i < open.length; i++) closeMenu(open[i]);
+    if (!list.firstChild) {
+      list.appendChild(options.content.cloneNode(true));
+      var here = list.querySelector('[data-move-stage="' + card.getAttribute("data-card-stage") + '"]');
+      if (here) here.remove();
+    }
+    list.hidden = false;
+    opener.setAttribute("aria-expanded", "true");
+    var first = list.querySelector("button");
+    if (first) first.focus();
+  }
+
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest ? event.target.closest(".board-move-open") : null;
+    if (opener) {
+      event.preventDefault();
+      if (opener.getAttribute("aria-expanded") === "true") closeMenu(opener);
+      else openMenu(opener);
+      return;
+    }
+    var choice = event.target.closest ? event.target.closest(".board-move-list [data-move-stage]") : null;
+    if (choice) {
+      post(choice.closest("[data-card-id]"), choice.getAttribute("data-move-stage"));
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var list = event.target.closest ? event.target.closest(".board-move-list") : null;
+    if (!list) return;
+    var opener = list.previousElementSibling;
+    closeMenu(opener);
+    opener.focus();
+  });
 
   // --- drag and drop ----------------------------------------------------------------------
 
@@ -66,13 +125,7 @@
     clearTargets();
     var stage = column.getAttribute("data-stage-id");
     if (stage === card.getAttribute("data-card-stage")) return; // dropped where it was
-    focusCard = card.getAttribute("data-card-id");
-    window.htmx.ajax("POST", card.getAttribute("data-move-url"), {
-      source: card,
-      target: "#board",
-      swap: "outerHTML",
-      values: { stage: stage, version: card.getAttribute("data-version") }
-    });
+    post(card, stage);
   });
 
   // --- refresh, refusals and focus ----------------------------------------------------------
@@ -86,14 +139,6 @@
     var card = active && active.closest ? active.closest("[data-card-id]") : null;
     focusCard = card ? card.getAttribute("data-card-id") : null;
   });
-
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (form.classList && form.classList.contains("board-move-list")) {
-      var card = form.closest("[data-card-id]");
-      focusCard = card ? card.getAttribute("data-card-id") : null;
-    }
-  }, true);
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     // A refused move (stale version, closed order, not allowed) answers with the board as it
