@@ -65,6 +65,23 @@ def client_for(user: User) -> Client:
     return client
 
 
+def api_client_for(user: User) -> Client:
+    """A client that calls the API with a fresh bearer token of ``user``."""
+    from autocrm.core.services import create_api_token
+
+    _token, raw = create_api_token(user, "test")
+    return Client(headers={"Authorization": f"Bearer {raw}"})
+
+
+def send_json(client: Client, method: str, path: str, body=None):
+    """``client.<method>(path)`` with a JSON body."""
+    import json
+
+    return getattr(client, method)(
+        path, data=json.dumps(body or {}), content_type="application/json"
+    )
+
+
 @pytest.fixture
 def login():
     return client_for

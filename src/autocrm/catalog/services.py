@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -26,11 +26,10 @@ from autocrm.catalog.models import (
 from autocrm.core import audit, scoping
 from autocrm.core.errors import Conflict, Invalid, NotFound
 from autocrm.core.models import Store, User
+from autocrm.core.services import check_errors as _check
 from autocrm.core.services import require
-from autocrm.core.validators import normalize_text
+from autocrm.core.validators import normalize_text, parse_money, parse_positive
 
-CENT = Decimal("0.01")
-MAX_MONEY = Decimal("9999999999.99")  # max_digits=12, decimal_places=2
 MAX_HOURS = Decimal("9999.99")
 MAX_QUANTITY = Decimal("99999999.99")
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]*$")
@@ -44,49 +43,8 @@ PACKAGE_FIELDS = ("code", "name", "repair_class", "bookable", "is_active")
 # --- input checks -------------------------------------------------------------------------
 
 
-def _check(errors: dict) -> None:
-    errors = {k: v for k, v in errors.items() if v}
-    if errors:
-        raise Invalid(fields=errors)
-
-
-def parse_money(value, *, allow_none: bool = False) -> tuple[Decimal | None, str | None]:
-    """A price as ``Decimal`` with two places, or the message saying what is wrong with it."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None, (None if allow_none else _("Enter an amount."))
-    try:
-        amount = Decimal(str(value).strip().replace(",", "").replace("¥", ""))
-    except (InvalidOperation, ValueError):
-        return None, _("Enter an amount in yuan, e.g. 88.00.")
-    if not amount.is_finite():
-        return None, _("Enter an amount in yuan, e.g. 88.00.")
-    if amount < 0:
-        return None, _("An amount cannot be negative.")
-    if amount != amount.quantize(CENT):
-        return None, _("Use at most two decimal places (fen).")
-    if amount > MAX_MONEY:
-        return None, _("This amount is too large.")
-    return amount.quantize(CENT), None
-
-
-def _positive(value, *, limit: Decimal, empty: str, bad: str) -> tuple[Decimal | None, str | None]:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None, empty
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None, bad
-    if not number.is_finite() or number <= 0:
-        return None, bad
-    if number != number.quantize(CENT):
-        return None, _("Use at most two decimal places.")
-    if number > limit:
-        return None, _("This number is too large.")
-    return number.quantize(CENT), None
-
-
 def _hours(value):
-    return _positive(
+    return parse_positive(
         value,
         limit=MAX_HOURS,
         empty=_("Enter the standard hours."),
@@ -95,7 +53,7 @@ def _hours(value):
 
 
 def _quantity(value):
-    return _positive(
+    return parse_positive(
         value,
         limit=MAX_QUANTITY,
         empty=_("Enter the quantity."),

@@ -26,6 +26,13 @@ class ServiceError(Exception):
             self.code = code
         super().__init__(str(self.message))
 
+    @property
+    def display_text(self) -> str:
+        """The message and the field reasons, for a one-line notice on a page."""
+        detail = "；".join(str(v) for v in self.fields.values())
+        text = str(self.message)
+        return f"{text} {detail}" if detail and detail not in text else text
+
 
 class Invalid(ServiceError):
     status = 422

@@ -89,6 +89,19 @@ def can_see_store(user: User, store_id: int | None) -> bool:
     return store_id in store_ids(user)
 
 
+def require_visible(user: User, obj) -> None:
+    """NotFound unless ``obj`` (a row with ``org_id`` and, per its ``scope_store``, a store
+    field) is in the user's org and one of the stores they may see."""
+    from autocrm.core.errors import NotFound
+
+    store_path = getattr(type(obj), "scope_store", None)
+    store_id = getattr(obj, f"{store_path}_id", None) if store_path else None
+    if getattr(obj, "org_id", None) != user.org_id:
+        raise NotFound()
+    if store_path and not can_see_store(user, store_id):
+        raise NotFound()
+
+
 def forget(user: User) -> None:
     """Drop cached scope after the user's stores or roles changed."""
     for attr in ("_scope_cache", "_role_codes"):

@@ -13,7 +13,8 @@ from autocrm.core.models import ApiToken, AuditLog, JobRun, Region, Store, User
 from autocrm.core.scoping import is_org_wide, scoped, store_ids
 
 
-def _get(queryset: QuerySet, pk) -> object:
+def get_or_404(queryset: QuerySet, pk) -> object:
+    """The row with ``pk`` in an already scoped queryset, or NotFound (404)."""
     try:
         pk = int(pk)
     except (TypeError, ValueError):
@@ -43,7 +44,7 @@ def store_count(user: User) -> int:
 
 
 def get_store(user: User, pk) -> Store:
-    return _get(visible_stores(user), pk)
+    return get_or_404(visible_stores(user), pk)
 
 
 def visible_regions(user: User) -> QuerySet[Region]:
@@ -75,7 +76,7 @@ def staff_count(user: User) -> int:
 
 
 def get_staff(user: User, pk) -> User:
-    return _get(visible_staff(user), pk)
+    return get_or_404(visible_staff(user), pk)
 
 
 def user_tokens(user: User) -> QuerySet[ApiToken]:

@@ -23,15 +23,22 @@ TOKEN_PREFIX = "acrm_"
 MAX_ACTIVE_TOKENS = 20
 
 
-def require(user: User, capability: str) -> None:
-    if not (user.is_authenticated and user.is_active and user.can(capability)):
+def require(user: User, *capabilities: str) -> None:
+    """Refuse unless the user holds at least one of ``capabilities``."""
+    if not (user.is_authenticated and user.is_active):
+        raise Forbidden()
+    if not any(user.can(capability) for capability in capabilities):
         raise Forbidden()
 
 
-def _check(fields: dict) -> None:
+def check_errors(fields: dict) -> None:
+    """Raise ``Invalid`` with the fields that have a message (empty ones are fine)."""
     errors = {name: msg for name, msg in fields.items() if msg}
     if errors:
         raise Invalid(fields=errors)
+
+
+_check = check_errors
 
 
 def _validation_message(fn, value) -> str | None:

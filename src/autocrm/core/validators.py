@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+CENT = Decimal("0.01")
+MAX_MONEY = Decimal("9999999999.99")  # DecimalField(max_digits=12, decimal_places=2)
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
@@ -56,3 +59,48 @@ def mask_mobile(value: str) -> str:
     if len(value) >= 7:
         return f"{value[:3]}****{value[-4:]}"
     return "****" if value else ""
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def parse_money(
+    value, *, allow_none: bool = False, allow_negative: bool = False, limit: Decimal = MAX_MONEY
+) -> tuple[Decimal | None, str | None]:
+    """An amount in yuan (``¥1,280.50`` → ``Decimal("1280.50")``), or the message saying what
+    is wrong with it. Callers with their own range rule pass ``allow_negative``."""
+    if _blank(value):
+        return None, (None if allow_none else str(_("Enter an amount.")))
+    try:
+        amount = Decimal(str(value).strip().replace(",", "").replace("¥", ""))
+    except (InvalidOperation, ValueError):
+        return None, str(_("Enter an amount in yuan, e.g. 88.00."))
+    if not amount.is_finite():
+        return None, str(_("Enter an amount in yuan, e.g. 88.00."))
+    if amount < 0 and not allow_negative:
+        return None, str(_("An amount cannot be negative."))
+    if amount != amount.quantize(CENT):
+        return None, str(_("Use at most two decimal places (fen)."))
+    if abs(amount) > limit:
+        return None, str(_("This amount is too large."))
+    return amount.quantize(CENT), None
+
+
+def parse_positive(
+    value, *, limit: Decimal, empty: str, bad: str
+) -> tuple[Decimal | None, str | None]:
+    """A number above zero with at most two decimals (hours, quantities)."""
+    if _blank(value):
+        return None, empty
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None, bad
+    if not number.is_finite() or number <= 0:
+        return None, bad
+    if number != number.quantize(CENT):
+        return None, str(_("Use at most two decimal places."))
+    if number > limit:
+        return None, str(_("This number is too large."))
+    return number.quantize(CENT), None

@@ -43,12 +43,14 @@ from autocrm.customers import selectors as customer_selectors
 security_log = logging.getLogger("autocrm.security")
 
 
-def capability_required(capability: str):
+def capability_required(*capabilities: str):
+    """Signed-in users holding at least one of ``capabilities``."""
+
     def decorator(view):
         @wraps(view)
         @login_required
         def wrapper(request, *args, **kwargs):
-            if not request.user.can(capability):
+            if not any(request.user.can(c) for c in capabilities):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 

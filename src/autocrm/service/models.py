@@ -213,13 +213,17 @@ class WorkOrder(TimeStampedModel):
     def __str__(self) -> str:
         return self.number
 
+    # Statuses after which the order is no longer worked on; FINISHED ones were carried out.
+    FINISHED_STATUSES = frozenset({Status.SETTLED, Status.CLOSED})
+    CLOSED_STATUSES = frozenset({Status.SETTLED, Status.CLOSED, Status.CANCELLED})
+
     @property
     def balance(self) -> Decimal:
         return self.total - self.paid
 
     @property
     def is_open(self) -> bool:
-        return self.status not in {self.Status.SETTLED, self.Status.CLOSED, self.Status.CANCELLED}
+        return self.status not in self.CLOSED_STATUSES
 
     @property
     def warranty_until(self) -> datetime.date | None:
