@@ -495,6 +495,21 @@ class TestMileage:
         reading = vehicle.mileage.order_by("-id").first()
         assert (reading.km, reading.source) == (52000, MileageReading.Source.CUSTOMER)
 
+    def test_card_keeps_custom_fields(self, world):
+        from autocrm.core import customfields
+
+        customfields.create_field(world.hq, target="vehicle", key="film", label_zh="贴膜品牌")
+        owner = cf.customer(world.a1, "张三")
+        vehicle = cf.vehicle(owner, km=50000, custom={"film": "3M 晶锐"})
+        client = client_for(world.advisor_a1)
+        assert "3M 晶锐" in client.get(f"/customers/{owner.pk}/").content.decode()
+        response = client.post(
+            f"/vehicles/{vehicle.pk}/mileage/", {"km": 52000, "source": "manual"}, **HTMX
+        )
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert "贴膜品牌" in body and "3M 晶锐" in body
+
     def test_technician_cannot_record(self, world):
         owner = cf.customer(world.a1, "张三")
         vehicle = cf.vehicle(owner, km=50000)

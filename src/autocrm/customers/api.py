@@ -13,7 +13,7 @@ from autocrm.core.pagination import paginate
 from autocrm.core.services import require
 from autocrm.core.validators import mask_mobile
 from autocrm.customers import privacy, selectors, services
-from autocrm.customers.models import Customer, Interaction, Tag
+from autocrm.customers.models import Customer, Tag
 
 router = Router(tags=["customers"])
 
@@ -354,11 +354,7 @@ def reveal_mobile(request, customer_id: int):
 @router.get("/customers/{customer_id}/interactions", response=list[InteractionOut])
 def list_interactions(request, customer_id: int, limit: int = 50):
     customer = selectors.get_customer(request.user, customer_id)
-    return list(
-        Interaction.objects.filter(customer=customer).order_by("-occurred_at", "-id")[
-            : max(1, min(limit, 200))
-        ]
-    )
+    return selectors.timeline(customer, limit)
 
 
 @router.post("/customers/{customer_id}/interactions", response={201: InteractionOut})

@@ -177,6 +177,15 @@ def find_customer(user: User, query: str) -> Customer | None:
 # --- 360° view ----------------------------------------------------------------------------
 
 
+def timeline(customer: Customer, limit: int = TIMELINE_LIMIT) -> list[Interaction]:
+    """The customer's latest interactions, newest first (the customer is already visible)."""
+    return list(
+        Interaction.objects.filter(customer=customer)
+        .select_related("staff", "vehicle")
+        .order_by("-occurred_at", "-id")[: max(1, min(limit, 200))]
+    )
+
+
 @dataclass
 class Profile:
     customer: Customer
@@ -203,11 +212,6 @@ def profile(user: User, pk) -> Profile:
         .exclude(vehicle__owner=customer)
         .select_related("vehicle")
     )
-    timeline = list(
-        Interaction.objects.filter(customer=customer)
-        .select_related("staff", "vehicle")
-        .order_by("-occurred_at", "-id")[:TIMELINE_LIMIT]
-    )
     tags = list(customer.tags.all())
     average = None
     if customer.visit_count > 1 and customer.first_visit_at and customer.last_visit_at:
@@ -216,7 +220,7 @@ def profile(user: User, pk) -> Profile:
     extras: dict = {}
     for section in PROFILE_SECTIONS:
         extras.update(section(user, customer, vehicles))
-    return Profile(customer, vehicles, past, timeline, tags, average, extras)
+    return Profile(customer, vehicles, past, timeline(customer), tags, average, extras)
 
 
 # --- lists --------------------------------------------------------------------------------

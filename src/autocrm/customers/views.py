@@ -148,24 +148,54 @@ def customer_edit(request, pk):
 # --- 360° page ----------------------------------------------------------------------------
 
 
+def _with_custom_rows(user, vehicles):
+    """Give each vehicle its ``custom_rows`` for the card (one definitions query for all)."""
+    fields = customfields.visible(user, "vehicle")
+    for vehicle in vehicles:
+        vehicle.custom_rows = customfields.display_with(fields, vehicle.custom)
+    return vehicles
+
+
+def _mileage_form(vehicle, data=None) -> MileageForm:
+    return MileageForm(data, vehicle_id=vehicle.pk, initial={"read_on": timezone.localdate()})
+
+
 def _profile_context(request, pk, **extra) -> dict:
     profile = selectors.profile(request.user, pk)
-    today = timezone.localdate()
-    vehicle_fields = customfields.visible(request.user, "vehicle")
-    for vehicle in profile.vehicles:
-        vehicle.custom_rows = customfields.display_with(vehicle_fields, vehicle.custom)
+    _with_custom_rows(request.user, profile.vehicles)
     return {
         "profile": profile,
         "customer": profile.customer,
-        "vehicles": [
-            (v, MileageForm(vehicle_id=v.pk, initial={"read_on": today})) for v in profile.vehicles
-        ],
+        "vehicles": [(v, _mileage_form(v)) for v in profile.vehicles],
         "interaction_form": InteractionForm(),
+        "timeline": profile.timeline,
         "timeline_limit": selectors.TIMELINE_LIMIT,
-        "today": today,
+        "today": timezone.localdate(),
         "custom_rows": customfields.display(request.user, "customer", profile.customer.custom),
         **extra,
     }
+
+
+def _quick_action(request, form, action, *, fresh, done: str, back: str, fragment):
+    """An inline form of the 360° page: the bound ``form`` runs ``action(cleaned_data)`` (a
+    service); a refusal lands on the form's fields. Without htmx: a flash message and back to
+    ``back``; with htmx: ``fragment(form, ok)`` -> (template, context), status 422 if refused."""
+    ok = form.is_valid()
+    if ok:
+        try:
+            action(form.cleaned_data)
+            form = fresh()
+        except ServiceError as exc:
+            apply_service_error(form, exc)
+            ok = False
+    if not _partial(request):
+        if ok:
+            messages.success(request, done)
+        else:
+            messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+        return redirect(back)
+    template, context = fragment(form, ok)
+    return render(request, template, context, status=200 if ok else UNPROCESSABLE)
 
 
 @capability_required("customer.view")
@@ -191,32 +221,26 @@ def customer_reveal(request, pk):
 @require_POST
 @capability_required("customer.view")
 def customer_interaction(request, pk):
-    customer = selectors.get_customer(request.user, pk)
-    form = InteractionForm(request.POST)
-    status = 200
-    if form.is_valid():
-        try:
-            services.add_interaction(request.user, customer, **form.cleaned_data)
-            form = InteractionForm()
-        except ServiceError as exc:
-            apply_service_error(form, exc)
-            status = UNPROCESSABLE
-    else:
-        status = UNPROCESSABLE
-    if not _partial(request):
-        if status == 200:
-            messages.success(request, _("Added to the timeline."))
-        else:
-            messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
-        return redirect("customer_detail", pk=customer.pk)
-    profile = selectors.profile(request.user, pk)
-    context = {
-        "profile": profile,
-        "customer": profile.customer,
-        "interaction_form": form,
-        "timeline_limit": selectors.TIMELINE_LIMIT,
-    }
-    return render(request, "customers/_timeline.html", context, status=status)
+    user = request.user
+    customer = selectors.get_customer(user, pk)
+
+    def fragment(form, ok):
+        return "customers/_timeline.html", {
+            "customer": customer,
+            "interaction_form": form,
+            "timeline": selectors.timeline(customer),
+            "timeline_limit": selectors.TIMELINE_LIMIT,
+        }
+
+    return _quick_action(
+        request,
+        InteractionForm(request.POST),
+        lambda data: services.add_interaction(user, customer, **data),
+        fresh=InteractionForm,
+        done=_("Added to the timeline."),
+        back=reverse("customer_detail", args=[customer.pk]),
+        fragment=fragment,
+    )
 
 
 # --- vehicles -----------------------------------------------------------------------------
@@ -289,31 +313,27 @@ def vehicle_detail(request, pk):
 @require_POST
 @capability_required("customer.edit")
 def vehicle_mileage(request, pk):
-    vehicle = selectors.get_vehicle(request.user, pk)
-    form = MileageForm(request.POST, vehicle_id=vehicle.pk)
-    status = 200
-    if form.is_valid():
-        try:
-            services.record_mileage(request.user, vehicle, **form.cleaned_data)
-            form = MileageForm(vehicle_id=vehicle.pk, initial={"read_on": timezone.localdate()})
-        except ServiceError as exc:
-            apply_service_error(form, exc)
-            status = UNPROCESSABLE
-    else:
-        status = UNPROCESSABLE
-    if not _partial(request):
-        if status == 200:
-            messages.success(request, _("Mileage recorded."))
-        else:
-            messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
-        return redirect("vehicle_detail", pk=vehicle.pk)
-    context = {
-        "vehicle": vehicle,
-        "mileage_form": form,
-        "open": status != 200,
-        "today": timezone.localdate(),
-    }
-    return render(request, "customers/_vehicle_card.html", context, status=status)
+    user = request.user
+    vehicle = selectors.get_vehicle(user, pk)
+
+    def fragment(form, ok):
+        _with_custom_rows(user, [vehicle])
+        return "customers/_vehicle_card.html", {
+            "vehicle": vehicle,
+            "mileage_form": form,
+            "open": not ok,
+            "today": timezone.localdate(),
+        }
+
+    return _quick_action(
+        request,
+        MileageForm(request.POST, vehicle_id=vehicle.pk),
+        lambda data: services.record_mileage(user, vehicle, **data),
+        fresh=lambda: _mileage_form(vehicle),
+        done=_("Mileage recorded."),
+        back=reverse("vehicle_detail", args=[vehicle.pk]),
+        fragment=fragment,
+    )
 
 
 # --- privacy, consent, merge, export --------------------------------------------------------
