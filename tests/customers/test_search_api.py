@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from django.test import Client
 
-from autocrm.core import services as core_services
 from autocrm.core.models import AuditLog
 from autocrm.customers import selectors
 from autocrm.customers.models import Customer
 from tests import customer_factories as cf
+from tests.conftest import api_client_for, send_json
 
 
 @pytest.fixture
@@ -75,22 +72,15 @@ class TestSearch:
         assert selectors.exact_match(world.manager_a2, "京A12345") is None
 
 
-def api(user) -> Client:
-    _t, raw = core_services.create_api_token(user, "t")
-    return Client(headers={"Authorization": f"Bearer {raw}"})
-
-
-def send(client, method, path, body):
-    return getattr(client, method)(path, data=json.dumps(body), content_type="application/json")
-
-
 class TestApi:
     def test_customer_vehicle_lifecycle(self, world):
-        client = api(world.advisor_a1)
-        r = send(client, "post", "/api/v1/customers", {"name": "李四", "mobile": "13800138000"})
+        client = api_client_for(world.advisor_a1)
+        r = send_json(
+            client, "post", "/api/v1/customers", {"name": "李四", "mobile": "13800138000"}
+        )
         assert r.status_code == 201, r.content
         cid = r.json()["id"]
-        r = send(
+        r = send_json(
             client,
             "post",
             "/api/v1/vehicles",
@@ -99,18 +89,18 @@ class TestApi:
         assert r.status_code == 201, r.content
         vid = r.json()["id"]
         assert r.json()["plate"] == "粤BD12345" and r.json()["current_mileage"] == 8000
-        r = send(client, "post", f"/api/v1/vehicles/{vid}/mileage", {"km": 9000})
+        r = send_json(client, "post", f"/api/v1/vehicles/{vid}/mileage", {"km": 9000})
         assert r.status_code == 201
-        r = send(client, "post", f"/api/v1/vehicles/{vid}/mileage", {"km": 100})
+        r = send_json(client, "post", f"/api/v1/vehicles/{vid}/mileage", {"km": 100})
         assert r.status_code == 422 and "km" in r.json()["fields"]
-        r = send(
+        r = send_json(
             client,
             "post",
             f"/api/v1/customers/{cid}/interactions",
             {"kind": "call", "summary": "预约周六保养"},
         )
         assert r.status_code == 201
-        r = send(client, "patch", f"/api/v1/customers/{cid}", {"level": "金卡"})
+        r = send_json(client, "patch", f"/api/v1/customers/{cid}", {"level": "金卡"})
         assert r.json()["level"] == "金卡"
         profile = client.get(f"/api/v1/customers/{cid}/profile").json()
         assert profile["customer"]["name"] == "李四"
@@ -126,8 +116,8 @@ class TestApi:
 
     def test_duplicate_409_with_existing_id(self, world):
         c = cf.customer(world.a1, mobile="13800138001")
-        r = send(
-            api(world.advisor_a1),
+        r = send_json(
+            api_client_for(world.advisor_a1),
             "post",
             "/api/v1/customers",
             {"name": "重复", "mobile": "13800138001"},
@@ -137,24 +127,24 @@ class TestApi:
     def test_scoped_and_masked(self, world):
         mine = cf.customer(world.a1, mobile="13812345678")
         theirs = cf.customer(world.a2)
-        client = api(world.advisor_a1)
+        client = api_client_for(world.advisor_a1)
         ids = {row["id"] for row in client.get("/api/v1/customers").json()["items"]}
         assert mine.pk in ids and theirs.pk not in ids
         assert client.get(f"/api/v1/customers/{theirs.pk}").status_code == 404
         assert client.get(f"/api/v1/customers/{theirs.pk}/profile").status_code == 404
-        tech = api(world.tech_a1)
+        tech = api_client_for(world.tech_a1)
         assert tech.get(f"/api/v1/customers/{mine.pk}").json()["mobile"] == "138****5678"
         assert tech.post(f"/api/v1/customers/{mine.pk}/reveal-mobile").status_code == 403
         shown = client.post(f"/api/v1/customers/{mine.pk}/reveal-mobile").json()
         assert shown == {"mobile": "13812345678"}
-        assert send(tech, "post", "/api/v1/customers", {"name": "x"}).status_code == 403
+        assert send_json(tech, "post", "/api/v1/customers", {"name": "x"}).status_code == 403
 
     def test_list_filters_and_search(self, world):
         vip = cf.customer(world.a1, name="王五", level="VIP")
         cf.customer(world.a1, name="赵六")
         t = cf.tag(world.org, "注重品质")
         vip.tags.add(t)
-        client = api(world.advisor_a1)
+        client = api_client_for(world.advisor_a1)
 
         def names(params):
             return {r["name"] for r in client.get("/api/v1/customers", params).json()["items"]}
@@ -165,14 +155,37 @@ class TestApi:
         hits = client.get("/api/v1/search", {"q": "ww"}).json()["hits"]
         assert hits[0]["customer_name"] == "王五"
 
+    def test_list_loads_field_definitions_once(self, world):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        from autocrm.core import customfields
+
+        customfields.create_field(world.hq, target="customer", key="film", label_zh="贴膜品牌")
+        client = api_client_for(world.advisor_a1)
+
+        def list_queries():
+            with CaptureQueriesContext(connection) as ctx:
+                response = client.get("/api/v1/customers")
+            assert response.status_code == 200
+            assert {c["custom"].get("film") for c in response.json()["items"]} == {"3M"}
+            return len(ctx.captured_queries)
+
+        cf.customer(world.a1, custom={"film": "3M"})
+        list_queries()  # the first call also stamps the token's last use
+        one = list_queries()
+        for i in range(5):
+            cf.customer(world.a1, name=f"客户{i}", custom={"film": "3M"})
+        assert list_queries() == one
+
     def test_tags(self, world):
-        client = api(world.advisor_a1)
-        assert send(client, "post", "/api/v1/tags", {"name": "家有小孩"}).status_code == 201
+        client = api_client_for(world.advisor_a1)
+        assert send_json(client, "post", "/api/v1/tags", {"name": "家有小孩"}).status_code == 201
         assert [t["name"] for t in client.get("/api/v1/tags").json()] == ["家有小孩"]
 
     def test_html_in_name_stored_as_text(self, world):
-        client = api(world.advisor_a1)
-        r = send(client, "post", "/api/v1/customers", {"name": "<b>张</b><script>x</script>"})
+        client = api_client_for(world.advisor_a1)
+        r = send_json(client, "post", "/api/v1/customers", {"name": "<b>张</b><script>x</script>"})
         assert r.status_code == 201
         assert Customer.objects.get(pk=r.json()["id"]).name == "<b>张</b><script>x</script>"
 

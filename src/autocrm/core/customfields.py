@@ -38,6 +38,15 @@ def visible(user: User, target: str) -> list[CustomField]:
     return [f for f in definitions(user.org_id, target) if _allowed(user, f.visible_roles)]
 
 
+def visible_custom(
+    user: User, target: str, values: dict, *, fields: list[CustomField] | None = None
+) -> dict:
+    """The stored ``values`` of the fields the user may see. For many records, load
+    ``fields = visible(user, target)`` once and pass it (no query per record)."""
+    keys = {f.key for f in (visible(user, target) if fields is None else fields)}
+    return {k: v for k, v in (values or {}).items() if k in keys}
+
+
 def editable(user: User, target: str) -> list[CustomField]:
     return [f for f in visible(user, target) if _allowed(user, f.editable_roles)]
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from ninja import Field, Query, Router, Schema, Status
 
 from autocrm.core import customfields
+from autocrm.core.api import page_of
 from autocrm.core.http import XLSX, download
 from autocrm.core.pagination import paginate
 from autocrm.core.services import require
@@ -189,20 +190,7 @@ class ProfileOut(Schema):
     average_days_between_visits: int | None
 
 
-def page_of(schema):
-    return type(
-        f"{schema.__name__}Page",
-        (Schema,),
-        {"__annotations__": {"items": list[schema], "next_cursor": str | None}},
-    )
-
-
 CustomerPage, VehiclePage = page_of(CustomerOut), page_of(VehicleOut)
-
-
-def visible_custom(viewer, target: str, values: dict) -> dict:
-    keys = {f.key for f in customfields.visible(viewer, target)}
-    return {k: v for k, v in (values or {}).items() if k in keys}
 
 
 class CustomerQuery(Schema):
@@ -221,10 +209,13 @@ class CustomerQuery(Schema):
         return selectors.CustomerFilter(**{**self.dict(), "q": self.q[:40]})
 
 
-def customer_out(viewer, customer: Customer) -> dict:
+def customer_out(viewer, customer: Customer, custom_fields=None) -> dict:
+    """``custom_fields``: the viewer's visible customer fields, when already loaded (lists)."""
     data = {f: getattr(customer, f) for f in CustomerOut.model_fields if hasattr(customer, f)}
     data["tags"] = sorted(t.name for t in customer.tags.all())
-    data["custom"] = visible_custom(viewer, "customer", customer.custom)
+    data["custom"] = customfields.visible_custom(
+        viewer, "customer", customer.custom, fields=custom_fields
+    )
     if not viewer.can("customer.phone"):
         data["mobile"] = mask_mobile(customer.mobile)
     return data
@@ -237,7 +228,8 @@ def list_customers(
     f = filters.to_filter()
     qs = selectors.customer_list(request.user, f).prefetch_related("tags")
     page = paginate(qs, cursor, limit, descending=True)
-    page["items"] = [customer_out(request.user, c) for c in page["items"]]
+    fields = customfields.visible(request.user, "customer")
+    page["items"] = [customer_out(request.user, c, fields) for c in page["items"]]
     return page
 
 
