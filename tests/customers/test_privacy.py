@@ -6,21 +6,14 @@ import io
 import json
 
 import pytest
-from django.test import Client
 from openpyxl import load_workbook
 
-from autocrm.core import services as core_services
 from autocrm.core.errors import Forbidden, Invalid, NotFound
 from autocrm.core.models import AuditLog
 from autocrm.customers import privacy
 from autocrm.customers.models import Customer, Interaction
 from tests import customer_factories as cf
-
-
-def api(user) -> Client:
-    return Client(
-        headers={"Authorization": f"Bearer {core_services.create_api_token(user, 't')[1]}"}
-    )
+from tests.conftest import api_client_for
 
 
 @pytest.fixture
@@ -51,7 +44,9 @@ class TestExport:
         assert AuditLog.objects.filter(action="reveal", object_id=str(li.pk)).exists()
 
     def test_xlsx_download_via_api(self, world, li):
-        response = api(world.manager_a1).get(f"/api/v1/customers/{li.pk}/export?format=xlsx")
+        response = api_client_for(world.manager_a1).get(
+            f"/api/v1/customers/{li.pk}/export?format=xlsx"
+        )
         assert response.status_code == 200 and response["Cache-Control"] == "no-store"
         wb = load_workbook(io.BytesIO(response.content))
         rows = {r[0]: r[1] for r in wb.worksheets[0].iter_rows(values_only=True)}
@@ -62,6 +57,30 @@ class TestExport:
             privacy.customer_data(world.advisor_a1, li)
         with pytest.raises(NotFound):
             privacy.customer_data(world.manager_a2, li)
+
+
+class TestHostileText:
+    """Text from people lands in Excel as text: no live formula, no refused characters."""
+
+    NAME = "=1+1\x07"
+
+    @staticmethod
+    def name_cells(content: bytes):
+        wb = load_workbook(io.BytesIO(content))
+        return [
+            c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value == "=1+1"
+        ]
+
+    def test_customer_data_xlsx(self, world):
+        c = cf.customer(world.a1, name=self.NAME)
+        cells = self.name_cells(privacy.customer_data_xlsx(world.manager_a1, c))
+        assert cells and all(cell.data_type == "s" for cell in cells)
+
+    def test_list_xlsx(self, world):
+        c = cf.customer(world.a1, name=self.NAME)
+        content = privacy.list_xlsx(world.manager_a1, Customer.objects.filter(pk=c.pk))
+        cells = self.name_cells(content)
+        assert cells and all(cell.data_type == "s" for cell in cells)
 
 
 class TestErase:
@@ -117,7 +136,7 @@ class TestMerge:
 
     def test_merge_api(self, world, li):
         dupe = cf.customer(world.a1, name="李雷2", mobile="")
-        client = api(world.advisor_a1)
+        client = api_client_for(world.advisor_a1)
         preview = client.get(
             "/api/v1/customers/merge-preview", {"keep_id": li.pk, "drop_id": dupe.pk}
         ).json()
@@ -149,13 +168,15 @@ class TestListExport:
     def test_filtered_export_masked_for_roles_without_phone_and_audited(self, world, li):
         cf.customer(world.a1, name="王五", level="VIP", mobile="13600002222")
         cf.customer(world.a2, name="外店客户")
-        response = api(world.manager_a1).get("/api/v1/customers/export.xlsx", {"level": "金卡"})
+        response = api_client_for(world.manager_a1).get(
+            "/api/v1/customers/export.xlsx", {"level": "金卡"}
+        )
         assert response.status_code == 200
         rows = list(
             load_workbook(io.BytesIO(response.content)).worksheets[0].iter_rows(values_only=True)
         )
         assert [r[0] for r in rows[1:]] == ["李雷"] and rows[1][1] == "13700001111"
-        everything = api(world.manager_a1).get("/api/v1/customers/export.xlsx")
+        everything = api_client_for(world.manager_a1).get("/api/v1/customers/export.xlsx")
         names = {
             r[0]
             for r in load_workbook(io.BytesIO(everything.content))
@@ -164,4 +185,6 @@ class TestListExport:
         }
         assert "外店客户" not in names and "王五" in names
         assert AuditLog.objects.filter(object_type="customers.Customer", object_id="*").exists()
-        assert api(world.advisor_a1).get("/api/v1/customers/export.xlsx").status_code == 403
+        assert (
+            api_client_for(world.advisor_a1).get("/api/v1/customers/export.xlsx").status_code == 403
+        )

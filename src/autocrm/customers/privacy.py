@@ -4,7 +4,6 @@ request, merge duplicates, and export a filtered list to Excel."""
 from __future__ import annotations
 
 import datetime
-import io
 import json
 from decimal import Decimal
 
@@ -12,9 +11,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
 
-from autocrm.core import audit, customfields
+from autocrm.core import audit, customfields, xlsx
 from autocrm.core.errors import Invalid
 from autocrm.core.models import User
 from autocrm.core.services import require
@@ -85,28 +83,28 @@ def customer_data_json(actor: User, customer: Customer) -> bytes:
 
 def customer_data_xlsx(actor: User, customer: Customer) -> bytes:
     data = customer_data(actor, customer)
-    wb = Workbook(write_only=True)
+    wb = xlsx.new_workbook()
     sheet = wb.create_sheet(_("Customer"))
     for key, value in data.items():
         if key not in ("vehicles", "timeline", "tags"):
-            sheet.append(
-                [key, json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value]
+            xlsx.append(
+                sheet,
+                [key, json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value],
             )
-    sheet.append(["tags", ", ".join(data["tags"])])
+    xlsx.append(sheet, ["tags", ", ".join(data["tags"])])
     for title, rows in ((_("Vehicles"), data["vehicles"]), (_("Timeline"), data["timeline"])):
         sheet = wb.create_sheet(title)
         if rows:
-            sheet.append(list(rows[0]))
+            xlsx.append(sheet, list(rows[0]))
             for row in rows:
-                sheet.append(
+                xlsx.append(
+                    sheet,
                     [
                         json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v
                         for v in row.values()
-                    ]
+                    ],
                 )
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return xlsx.workbook_bytes(wb)
 
 
 @audit.by_actor
@@ -221,9 +219,10 @@ def list_xlsx(actor: User, customers: QuerySet[Customer], limit: int = 100_000) 
     require(actor, "customer.export")
     show_phone = actor.can("customer.phone")
     fields = customfields.visible(actor, "customer")
-    wb = Workbook(write_only=True)
+    wb = xlsx.new_workbook()
     sheet = wb.create_sheet(_("Customers"))
-    sheet.append(
+    xlsx.append(
+        sheet,
         [
             _("Name"),
             _("Mobile"),
@@ -236,13 +235,14 @@ def list_xlsx(actor: User, customers: QuerySet[Customer], limit: int = 100_000) 
             _("Last visit"),
             _("SMS consent"),
             *[f.label() for f in fields],
-        ]
+        ],
     )
     qs = customers.select_related("home_store", "source").prefetch_related("tags")
     rows = 0
     for c in qs[:limit].iterator(chunk_size=2000):
         rows += 1
-        sheet.append(
+        xlsx.append(
+            sheet,
             [
                 c.name,
                 c.mobile if show_phone else mask_mobile(c.mobile),
@@ -255,10 +255,9 @@ def list_xlsx(actor: User, customers: QuerySet[Customer], limit: int = 100_000) 
                 timezone.localtime(c.last_visit_at).strftime("%Y-%m-%d") if c.last_visit_at else "",
                 _("yes") if c.consent_sms else _("no"),
                 *[value for _group, _label, value in customfields.display_with(fields, c.custom)],
-            ]
+            ],
         )
-    out = io.BytesIO()
-    wb.save(out)
+    content = xlsx.workbook_bytes(wb)
     audit.record_event(
         "reveal",
         Customer,
@@ -267,4 +266,4 @@ def list_xlsx(actor: User, customers: QuerySet[Customer], limit: int = 100_000) 
         org_id=actor.org_id,
         user=actor,
     )
-    return out.getvalue()
+    return content

@@ -6,11 +6,7 @@ the report is a spreadsheet for the shop to fix and import again (原因 and 行
 
 from __future__ import annotations
 
-import datetime
-
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from autocrm.core import xlsx
 
 REJECTED_SHEET = "未导入"
 WARNINGS_SHEET = "警告"
@@ -21,7 +17,7 @@ ROW = "行号"
 class ErrorReport:
     def __init__(self, headers: list[str]):
         self.headers = [h or f"#{i + 1}" for i, h in enumerate(headers)]
-        self.workbook = Workbook(write_only=True)
+        self.workbook = xlsx.new_workbook()
         self.sheets: dict[str, object] = {}
         self.rejected = 0
         self.warned = 0
@@ -44,22 +40,8 @@ class ErrorReport:
             self.warned += 1
         values = list(plan.raw[: len(self.headers)])
         values += [None] * (len(self.headers) - len(values))
-        cells = [self._cell(sheet, v) for v in values]
-        cells.append(self._cell(sheet, "；".join(str(r) for r in reasons)))
-        cells.append(plan.number)
-        sheet.append(cells)
-
-    @staticmethod
-    def _cell(sheet, value):
-        """The value as it was; text (formulas too) stays text, never a live formula."""
-        if value is None or isinstance(
-            value, int | float | datetime.date | datetime.datetime | datetime.time
-        ):
-            return value
-        text = ILLEGAL_CHARACTERS_RE.sub("", str(value))
-        cell = WriteOnlyCell(sheet, value=text)
-        cell.data_type = "s"
-        return cell
+        # the values as they were: text (formulas too) stays text, never a live formula
+        xlsx.append(sheet, [*values, "；".join(str(r) for r in reasons), plan.number])
 
     @property
     def empty(self) -> bool:
