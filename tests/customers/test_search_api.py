@@ -35,7 +35,9 @@ class TestSearch:
     def test_wrong_province_does_not_match(self, world, zhang):
         assert found(world.advisor_a1, "沪A12345") == []
 
-    @pytest.mark.parametrize("q", ["13900001234", "139 0000 1234", "1234"])
+    @pytest.mark.parametrize(
+        "q", ["13900001234", "139 0000 1234", "1234", "+86 139 0000 1234", "0086-139-0000-1234"]
+    )
     def test_mobile_full_or_last_four(self, world, zhang, q):
         assert ("mobile", "张三", None) in found(world.advisor_a1, q)
 
@@ -68,6 +70,8 @@ class TestSearch:
         c, _v = zhang
         assert selectors.exact_match(world.advisor_a1, "京a12345") == c
         assert selectors.exact_match(world.advisor_a1, "13900001234") == c
+        assert selectors.exact_match(world.advisor_a1, "+86 139 0000 1234") == c
+        assert selectors.exact_match(world.advisor_a1, "京A·12345") == c
         assert selectors.exact_match(world.advisor_a1, "12345") is None
         assert selectors.exact_match(world.manager_a2, "京A12345") is None
 

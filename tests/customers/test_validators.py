@@ -409,3 +409,54 @@ def test_random_valid_vin_is_reproducible():
 def test_random_valid_vin_rejects_bad_wmi(wmi):
     with pytest.raises(ValueError, match="WMI"):
         random_valid_vin(random.Random(1), wmi)  # noqa: S311
+
+
+# --------------------------------------------------------------------------------------------------
+# Mobile numbers, names and birthdays: one rule for forms, the API and imports
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "13812345678",
+        "138 1234 5678",
+        "+86 138 1234 5678",
+        "0086-13812345678",
+        "8613812345678",
+        "13812345678.0",
+        "(138)1234-5678",
+    ],
+)
+def test_normalize_mobile(raw):
+    from autocrm.core.validators import normalize_mobile
+
+    assert normalize_mobile(raw) == "13812345678"
+
+
+def test_form_accepts_what_imports_accept(world):
+    from autocrm.customers import services
+    from autocrm.imports.parsing import parse_mobile
+
+    for raw in ("8613812345678", "13812345679.0"):
+        customer = services.create_customer(world.advisor_a1, name="张三", mobile=raw)
+        assert customer.mobile == parse_mobile(raw)[0]
+
+
+def test_customer_name_and_birthday_rules():
+    import datetime
+
+    from autocrm.customers.validators import validate_birthday, validate_customer_name
+
+    validate_customer_name("张" * 100)
+    validate_customer_name("", required=False)
+    for bad in ("", "张" * 101):
+        with pytest.raises(ValidationError):
+            validate_customer_name(bad)
+    today = datetime.date(2026, 3, 5)
+    validate_birthday(None, today)
+    validate_birthday(datetime.date(1990, 5, 1), today)
+    for day, code in ((datetime.date(2026, 3, 6), "future"), (datetime.date(1899, 1, 1), "year")):
+        with pytest.raises(ValidationError) as exc:
+            validate_birthday(day, today)
+        assert exc.value.code == code

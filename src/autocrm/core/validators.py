@@ -29,12 +29,17 @@ def tidy_prose(value: str | None) -> str:
 
 
 def normalize_mobile(value: str | None) -> str:
+    """Digits as typed or pasted: separators dropped, the country code (+86, 0086, 86) and a
+    spreadsheet's trailing ``.0`` removed."""
     value = normalize_text(value)
     value = re.sub(r"[\s\-()]", "", value)
+    value = re.sub(r"\.0+$", "", value)
     if value.startswith("+86"):
         value = value[3:]
     elif value.startswith("0086"):
         value = value[4:]
+    elif len(value) == 13 and value.startswith("86"):
+        value = value[2:]
     return value
 
 

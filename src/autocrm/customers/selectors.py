@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -14,8 +13,9 @@ from django.utils import timezone
 from autocrm.core.errors import NotFound
 from autocrm.core.models import User
 from autocrm.core.scoping import scoped
+from autocrm.core.validators import normalize_mobile
 from autocrm.customers.models import Customer, Interaction, Ownership, PlateKey, Vehicle
-from autocrm.customers.validators import PROVINCES
+from autocrm.customers.validators import PROVINCES, normalize_plate, strip_separators
 
 TIMELINE_LIMIT = 50
 SEARCH_LIMIT = 10
@@ -77,14 +77,20 @@ class Hit:
 
 
 def _clean_query(q: str) -> str:
-    q = unicodedata.normalize("NFKC", q or "")
-    return re.sub(r"[\s·•\-]", "", q).strip()[:40]
+    return strip_separators(q)[:40]
+
+
+def _mobile_query(q: str) -> str:
+    """The query as a mobile number (+86 138 1234 5678 → 13812345678), else ''."""
+    mobile = normalize_mobile((q or "")[:40])
+    return mobile if mobile.isdigit() else ""
 
 
 def search(user: User, q: str, limit: int = SEARCH_LIMIT) -> list[Hit]:
     """Plate (any part, with or without province), mobile (full or last 4), VIN (full or last
     6), name (Chinese prefix, full pinyin or initials) or company name. Each branch is one
     indexed lookup; results are scoped to the user's stores."""
+    mobile = _mobile_query(q)
     q = _clean_query(q)
     if not q or not user.can("customer.view"):
         return []
@@ -109,10 +115,10 @@ def search(user: User, q: str, limit: int = SEARCH_LIMIT) -> list[Hit]:
                 seen_customers.add(c.pk)
                 hits.append(Hit(c, None, matched))
 
-    if q.isdigit() and len(q) == 11:
-        add_customers(customers.filter(mobile=q), "mobile")
-    if q.isdigit() and len(q) == 4:
-        add_customers(customers.filter(org_id=user.org_id, mobile_tail=q), "mobile")
+    if len(mobile) == 11:
+        add_customers(customers.filter(mobile=mobile), "mobile")
+    if len(mobile) == 4:
+        add_customers(customers.filter(org_id=user.org_id, mobile_tail=mobile), "mobile")
     if len(upper) == 17 and upper.isalnum():
         add_vehicles(vehicles.filter(vin=upper), "vin")
     if len(upper) == 6 and upper.isalnum() and any(c.isdigit() for c in upper):
@@ -153,10 +159,13 @@ def search(user: User, q: str, limit: int = SEARCH_LIMIT) -> list[Hit]:
 
 def exact_match(user: User, q: str) -> Customer | None:
     """An exact plate or mobile opens the 360° page directly (Enter in the search box)."""
-    q = _clean_query(q)
-    if q.isdigit() and len(q) == 11:
-        return visible_customers(user).filter(mobile=q).first()
-    vehicle = visible_vehicles(user).filter(plate=q.upper(), plate_active=True).first()
+    mobile = _mobile_query(q)
+    if len(mobile) == 11:
+        return visible_customers(user).filter(mobile=mobile).first()
+    plate = normalize_plate((q or "")[:40])
+    if not plate:
+        return None
+    vehicle = visible_vehicles(user).filter(plate=plate, plate_active=True).first()
     if vehicle is None or vehicle.owner_id is None:
         return None
     # after a transfer the owner may belong to another store: only open what the user may see

@@ -36,6 +36,8 @@ from autocrm.customers.pinyin import pinyin_full, pinyin_initials
 from autocrm.customers.validators import (
     normalize_plate,
     normalize_vin,
+    validate_birthday,
+    validate_customer_name,
     validate_plate,
     validate_vin,
 )
@@ -115,10 +117,10 @@ def _clean_customer(actor: User, data: dict, customer: Customer | None) -> dict:
         if key in data:
             clean[key] = normalize_text(data[key]) if key != "notes" else (data[key] or "").strip()
     if customer is None or "name" in clean:
-        if not clean.get("name"):
-            errors["name"] = _("Enter the customer's name.")
-        elif len(clean["name"]) > 100:
-            errors["name"] = _("At most 100 characters.")
+        try:
+            validate_customer_name(clean.get("name", ""))
+        except ValidationError as exc:
+            errors["name"] = _message(exc)
     if "mobile" in data:
         clean["mobile"] = normalize_mobile(data["mobile"])
         try:
@@ -134,12 +136,11 @@ def _clean_customer(actor: User, data: dict, customer: Customer | None) -> dict:
         if clean["gender"] not in Customer.Gender.values:
             errors["gender"] = _("Choose a gender or leave it empty.")
     if "birthday" in data:
-        birthday = data["birthday"]
-        if birthday and birthday > timezone.localdate():
-            errors["birthday"] = _("A birthday cannot be in the future.")
-        elif birthday and birthday.year < 1900:
-            errors["birthday"] = _("Check the year of birth.")
-        clean["birthday"] = birthday or None
+        clean["birthday"] = data["birthday"] or None
+        try:
+            validate_birthday(clean["birthday"])
+        except ValidationError as exc:
+            errors["birthday"] = _message(exc)
     if data.get("source_id") not in (None, ""):
         source = SourceChannel.objects.filter(org_id=actor.org_id, pk=data["source_id"]).first()
         if source is None:

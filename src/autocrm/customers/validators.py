@@ -1,4 +1,5 @@
-"""Licence plates and VINs: normalisation, validation and demo-data generators.
+"""Licence plates, VINs, customers' names and birthdays: normalisation, validation and demo-data
+generators.
 
 Pure functions (no models, no database) so forms, the API, imports and the demo-data command share
 one definition of what a plate or VIN looks like. Rules follow shared/reference/china-rules.md.
@@ -12,6 +13,7 @@ import string
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 # --------------------------------------------------------------------------------------------------
@@ -61,10 +63,15 @@ def normalize_plate(value: str | None) -> str:
     Staff type plates with spaces, middle dots and full-width letters from Chinese IMEs; storing one
     form keeps look-ups and uniqueness checks exact.
     """
+    return strip_separators(value).upper()
+
+
+def strip_separators(value: str | None) -> str:
+    """Half-width, without the spaces, middle dots, hyphens and dots people type inside plates
+    and numbers (also used to clean a search query)."""
     if not value:
         return ""
-    value = unicodedata.normalize("NFKC", value)
-    return _PLATE_SEPARATORS.sub("", value).upper()
+    return _PLATE_SEPARATORS.sub("", unicodedata.normalize("NFKC", value))
 
 
 def plate_kind(plate: str) -> str | None:
@@ -222,3 +229,30 @@ def random_valid_vin(rng: random.Random, wmi: str = "LSV") -> str:
     serial = "".join(rng.choice(string.digits) for _ in range(6))
     draft = f"{wmi}{vds}0{year}{plant}{serial}"
     return f"{draft[:8]}{vin_check_digit(draft)}{draft[9:]}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Customers: the rules shared by the customer form, the API and imports
+# --------------------------------------------------------------------------------------------------
+
+NAME_MAX_LENGTH = 100
+
+
+def validate_customer_name(name: str, *, required: bool = True) -> None:
+    """An already normalised name: given (when ``required``) and at most 100 characters."""
+    if not name:
+        if required:
+            raise ValidationError(_("Enter the customer's name."), code="required")
+        return
+    if len(name) > NAME_MAX_LENGTH:
+        raise ValidationError(_("At most 100 characters."), code="max_length")
+
+
+def validate_birthday(day, today=None) -> None:
+    """A plausible birthday: not in the future, not before 1900 (None passes)."""
+    if day is None:
+        return
+    if day > (today or timezone.localdate()):
+        raise ValidationError(_("A birthday cannot be in the future."), code="future")
+    if day.year < 1900:
+        raise ValidationError(_("Check the year of birth."), code="year")

@@ -46,7 +46,13 @@ from autocrm.customers.models import (
     Vehicle,
 )
 from autocrm.customers.services import plate_keys, search_fields
-from autocrm.customers.validators import normalize_plate, validate_plate, validate_vin
+from autocrm.customers.validators import (
+    normalize_plate,
+    validate_birthday,
+    validate_customer_name,
+    validate_plate,
+    validate_vin,
+)
 from autocrm.imports import bulk, parsing
 from autocrm.imports.mapping import FIELD_LABELS
 from autocrm.imports.parsing import CellError, is_blank, is_formula
@@ -340,7 +346,9 @@ class Importer:
         v = p.values
         if key == "name":
             name = normalize_text(parsing.text(value))
-            if len(name) > 100:
+            try:
+                validate_customer_name(name, required=False)
+            except ValidationError:
                 p.errors.append(_("The name is longer than 100 characters."))
             v["name"] = name
         elif key == "mobile":
@@ -366,8 +374,11 @@ class Importer:
                     )
         elif key in DATE_FIELDS:
             day = parsing.parse_date(value)
-            if key == "birthday" and day is not None and (day.year < 1900 or day > self.today):
-                raise CellError(_("Not a plausible birthday"))
+            if key == "birthday":
+                try:
+                    validate_birthday(day, self.today)
+                except ValidationError as exc:
+                    raise CellError(exc.messages[0]) from None
             v[key] = day
         elif key == "mileage_km":
             v["mileage_km"] = parsing.parse_mileage(value)

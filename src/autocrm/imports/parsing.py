@@ -108,11 +108,7 @@ def parse_mobile(value) -> tuple[str, str]:
     parts = [p for p in re.split(r"[/,;，；、|]|\s{2,}", text(value)) if p.strip()]
     numbers = []
     for part in parts:
-        number = normalize_mobile(part)
-        number = re.sub(r"\.0+$", "", number)
-        if len(number) == 13 and number.startswith("86"):
-            number = number[2:]
-        numbers.append(number)
+        numbers.append(normalize_mobile(part))
     if not numbers or not MOBILE_RE.match(numbers[0]):
         raise CellError(_("Mobile number format is wrong"))
     return numbers[0], " ".join(numbers[1:])
