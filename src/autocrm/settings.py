@@ -163,7 +163,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Sessions: expire after a working day of inactivity; refreshed on every request.
 SESSION_COOKIE_AGE = int(os.environ.get("AUTOCRM_SESSION_SECONDS", 8 * 3600))
-SESSION_SAVE_EVERY_REQUEST = False
+SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -68,9 +68,23 @@ class TestSignIn:
         session.save()
         assert client.get("/").status_code == 302
 
-    def test_session_age_is_a_working_day(self):
+    def test_session_age_is_a_working_day_of_inactivity(self, world):
+        import datetime
+
+        from django.contrib.sessions.models import Session
+        from django.utils import timezone
+
         assert settings.SESSION_COOKIE_AGE == 8 * 3600
         assert settings.SESSION_COOKIE_HTTPONLY
+        client = Client()
+        sign_in(client, "mgr-a1")
+        key = client.session.session_key
+        # seven hours of the day have passed since the last request
+        earlier = timezone.now() + datetime.timedelta(hours=1)
+        Session.objects.filter(session_key=key).update(expire_date=earlier)
+        assert client.get("/").status_code == 200
+        expires = Session.objects.get(session_key=key).expire_date
+        assert expires > timezone.now() + datetime.timedelta(hours=7, minutes=59)
 
     def test_logout_needs_post(self, world):
         client = client_for(world.hq)
