@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "autocrm.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "autocrm.core.middleware.SessionRefreshMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -161,9 +162,13 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sessions: expire after a working day of inactivity; refreshed on every request.
+# Sessions: expire after a working day of inactivity; every signed-in request moves the expiry
+# forward (core.middleware.SessionRefreshMiddleware: saved at most once per
+# SESSION_REFRESH_SECONDS rather than on every request, which would write to the database on
+# every page view).
 SESSION_COOKIE_AGE = int(os.environ.get("AUTOCRM_SESSION_SECONDS", 8 * 3600))
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_REFRESH_SECONDS = 300
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -74,17 +74,32 @@ class TestSignIn:
         from django.contrib.sessions.models import Session
         from django.utils import timezone
 
+        from autocrm.core.middleware import SessionRefreshMiddleware
+
         assert settings.SESSION_COOKIE_AGE == 8 * 3600
         assert settings.SESSION_COOKIE_HTTPONLY
         client = Client()
         sign_in(client, "mgr-a1")
-        key = client.session.session_key
-        # seven hours of the day have passed since the last request
-        earlier = timezone.now() + datetime.timedelta(hours=1)
-        Session.objects.filter(session_key=key).update(expire_date=earlier)
         assert client.get("/").status_code == 200
-        expires = Session.objects.get(session_key=key).expire_date
-        assert expires > timezone.now() + datetime.timedelta(hours=7, minutes=59)
+        session = client.session
+        key = session.session_key
+
+        def expires():
+            return Session.objects.get(session_key=key).expire_date
+
+        # Seven hours pass until the next request: the expiry moves a working day forward.
+        session[SessionRefreshMiddleware.KEY] -= 7 * 3600
+        session.save()
+        Session.objects.filter(pk=key).update(
+            expire_date=timezone.now() + datetime.timedelta(hours=1)
+        )
+        assert client.get("/").status_code == 200
+        assert expires() > timezone.now() + datetime.timedelta(hours=7, minutes=59)
+        # A request a moment later does not write the session again.
+        earlier = timezone.now() + datetime.timedelta(hours=1)
+        Session.objects.filter(pk=key).update(expire_date=earlier)
+        assert client.get("/").status_code == 200
+        assert expires() == earlier
 
     def test_logout_needs_post(self, world):
         client = client_for(world.hq)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from fnmatch import fnmatchcase
 
 from django.conf import settings
@@ -68,6 +69,27 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         response.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
+        return response
+
+
+class SessionRefreshMiddleware:
+    """Sessions expire after SESSION_COOKIE_AGE of inactivity: a request that used its session
+    (a signed-in page) moves the expiry forward. To spare a database write on every page, at
+    most once per SESSION_REFRESH_SECONDS (the expiry is exact to within that). Requests that
+    never touch the session (health checks, files) neither load nor save it."""
+
+    KEY = "_refreshed"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is not None and session.accessed and not session.is_empty():
+            now = int(time.time())
+            if now - session.get(self.KEY, 0) >= settings.SESSION_REFRESH_SECONDS:
+                session[self.KEY] = now  # saved, with a fresh expiry, by SessionMiddleware
         return response
 
 
