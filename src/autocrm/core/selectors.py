@@ -36,6 +36,30 @@ def visible_stores(user: User, *, q: str = "", region_id=None, active=None) -> Q
     return qs.order_by("code")
 
 
+def store_for(actor: User, store_id, *, field: str = "store", active_only: bool = True) -> Store:
+    """The store a new record goes into: the one chosen, among the stores the actor may see
+    (active ones only, unless ``active_only`` is off), or the actor's only store when none is
+    chosen. Refusals are ``Invalid`` on ``field``."""
+    from django.utils.translation import gettext as _
+
+    from autocrm.core.errors import Invalid
+
+    stores = visible_stores(actor, active=True if active_only else None)
+    if store_id in (None, ""):
+        only = list(stores[:2])
+        if len(only) == 1:
+            return only[0]
+        raise Invalid(fields={field: _("Choose the store.")})
+    try:
+        store_id = int(store_id)
+    except (TypeError, ValueError):
+        raise Invalid(fields={field: _("Choose the store.")}) from None
+    store = stores.filter(pk=store_id).first()
+    if store is None:
+        raise Invalid(fields={field: _("Choose a store within your own area.")})
+    return store
+
+
 def store_count(user: User) -> int:
     """Stores in scope; for store and region staff the ids are already known."""
     if is_org_wide(user):

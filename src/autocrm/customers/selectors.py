@@ -10,9 +10,9 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from autocrm.core.errors import NotFound
 from autocrm.core.models import User
 from autocrm.core.scoping import scoped
+from autocrm.core.selectors import get_or_404
 from autocrm.core.validators import normalize_mobile
 from autocrm.customers.models import Customer, Interaction, Ownership, PlateKey, Vehicle
 from autocrm.customers.validators import PROVINCES, normalize_plate, strip_separators
@@ -40,30 +40,17 @@ def visible_vehicles(user: User) -> QuerySet[Vehicle]:
 
 
 def get_customer(user: User, pk) -> Customer:
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise NotFound from None
-    customer = (
-        scoped(Customer.objects.all(), user)
-        .select_related("home_store", "source", "referrer", "merged_into")
-        .filter(pk=pk)
-        .first()
+    """A visible customer, merged ones included (their page says where they went)."""
+    return get_or_404(
+        scoped(Customer.objects.all(), user).select_related(
+            "home_store", "source", "referrer", "merged_into"
+        ),
+        pk,
     )
-    if customer is None:
-        raise NotFound
-    return customer
 
 
 def get_vehicle(user: User, pk) -> Vehicle:
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise NotFound from None
-    vehicle = visible_vehicles(user).select_related("owner", "home_store").filter(pk=pk).first()
-    if vehicle is None:
-        raise NotFound
-    return vehicle
+    return get_or_404(visible_vehicles(user).select_related("owner", "home_store"), pk)
 
 
 # --- search -------------------------------------------------------------------------------

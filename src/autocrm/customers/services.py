@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from autocrm.core import audit, customfields, scoping
 from autocrm.core.errors import Conflict, Forbidden, Invalid, NotFound
 from autocrm.core.models import Store, User
+from autocrm.core.selectors import store_for
 from autocrm.core.services import require
 from autocrm.core.validators import (
     normalize_mobile,
@@ -59,21 +60,9 @@ def _check(errors: dict) -> None:
 
 
 def _store_for(actor: User, store_id) -> Store:
-    """The store a new record belongs to: the one chosen, within the actor's scope, or the
-    actor's only store."""
-    if store_id in (None, ""):
-        ids = scoping.store_ids(actor)
-        if len(ids) == 1:
-            store_id = next(iter(ids))
-        else:
-            raise Invalid(fields={"home_store": _("Choose the store.")})
-    try:
-        store_id = int(store_id)
-    except (TypeError, ValueError):
-        raise Invalid(fields={"home_store": _("Choose the store.")}) from None
-    if not scoping.can_see_store(actor, store_id):
-        raise Invalid(fields={"home_store": _("Choose a store within your own area.")})
-    return Store.objects.get(pk=store_id)
+    """The customer's or vehicle's home store: inactive stores of the actor's area are allowed
+    (records of a closed store stay editable)."""
+    return store_for(actor, store_id, field="home_store", active_only=False)
 
 
 def _require_visible(actor: User, obj) -> None:

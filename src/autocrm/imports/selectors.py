@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from autocrm.core.errors import NotFound
 from autocrm.core.models import User
 from autocrm.core.scoping import scoped
+from autocrm.core.selectors import get_or_404
 from autocrm.imports.mapping import headers_key
 from autocrm.imports.models import ImportJob, ImportProfile
 
@@ -17,18 +17,7 @@ def visible_jobs(user: User) -> QuerySet[ImportJob]:
 
 
 def get_job(user: User, pk) -> ImportJob:
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise NotFound from None
-    job = visible_jobs(user).select_related("org", "profile").filter(pk=pk).first()
-    if job is None:
-        raise NotFound
-    return job
-
-
-def visible_profiles(user: User) -> QuerySet[ImportProfile]:
-    return scoped(ImportProfile.objects.all(), user)
+    return get_or_404(visible_jobs(user).select_related("org", "profile"), pk)
 
 
 def profile_for_headers(org_id: int, headers: list[str]) -> ImportProfile | None:

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from autocrm.core import audit, scoping
 from autocrm.core.errors import Conflict, Invalid, NotFound
 from autocrm.core.models import Store, User
+from autocrm.core.selectors import store_for
 from autocrm.core.services import require
 from autocrm.core.validators import normalize_text
 from autocrm.imports import readers, selectors
@@ -51,26 +52,6 @@ def allowed_store_ids(actor: User | None) -> frozenset[int] | None:
     if actor is None or scoping.is_org_wide(actor):
         return None
     return scoping.store_ids(actor)
-
-
-def _store_for(actor: User, store_id) -> Store:
-    """The store the import goes into: one of the actor's active stores (their only one when
-    they have just one)."""
-    from autocrm.core.selectors import visible_stores
-
-    stores = visible_stores(actor, active=True)
-    if store_id in (None, ""):
-        only = list(stores[:2])
-        if len(only) == 1:
-            return only[0]
-        raise Invalid(fields={"store": _("Choose the store.")})
-    try:
-        store = stores.filter(pk=int(store_id)).first()
-    except (TypeError, ValueError):
-        store = None
-    if store is None:
-        raise Invalid(fields={"store": _("Choose a store within your own area.")})
-    return store
 
 
 @contextlib.contextmanager
@@ -135,7 +116,7 @@ def start_import(actor: User, *, upload, store_id=None) -> ImportJob:
     """Check an uploaded file and keep it for mapping. A refused file (``readers.Refused``)
     leaves nothing behind."""
     require(actor, "customer.edit")
-    store = _store_for(actor, store_id)
+    store = store_for(actor, store_id)  # an active store of the actor's
     file_name = os.path.basename(upload.name or "")[:200] or "upload"
     readers.check_size(upload.size or 0)
     with _local_copy(upload) as path:
