@@ -207,7 +207,8 @@ CONTENT_SECURITY_POLICY = (
 # Request bodies: refuse oversized uploads early with a clear message.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("AUTOCRM_MAX_BODY_BYTES", 2 * 1024 * 1024))
 AUTOCRM_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
-# Spreadsheet imports: their own, larger limit, checked before the body is read.
+# Spreadsheet imports: their own, larger limit (the file; its upload page's body may be 1 MB
+# more for the form's other fields), checked before the body is read.
 AUTOCRM_IMPORT_MAX_MB = float(os.environ.get("AUTOCRM_IMPORT_MAX_MB", 50))
 # Shop-floor photos and short videos from the technicians' phones.
 AUTOCRM_MEDIA_IMAGE_MB = float(os.environ.get("AUTOCRM_MEDIA_IMAGE_MB", 15))

@@ -77,6 +77,7 @@ def test_whole_flow(world, login, tmp_path, media):
     assert 'data-testid="import-result"' in page and 'data-testid="download-report"' in page
     report = client.get(reverse("import_report", args=[job.pk]))
     assert report.status_code == 200 and report["Content-Type"] == XLSX
+    assert report["Cache-Control"] == "no-store"
     sheets = read_report(io.BytesIO(b"".join(report.streaming_content)))
     assert [r[0] for r in sheets["未导入"][1:]] == ["王五", "赵六"]
     assert sheets["未导入"][0][: len(HEADERS)] == tuple(HEADERS)

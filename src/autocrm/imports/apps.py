@@ -8,6 +8,4 @@ class ImportsConfig(AppConfig):
     verbose_name = _("Imports")
 
     def ready(self) -> None:
-        from autocrm.imports import conf, tasks  # noqa: F401  (tasks registers huey tasks)
-
-        conf.install_defaults()
+        from autocrm.imports import tasks  # noqa: F401  (registers huey tasks)

@@ -1,27 +1,18 @@
-"""Settings of the import app, with defaults when settings.py does not define them.
+"""The import app's limits, read from settings.py (the one place they are set).
 
-``AUTOCRM_IMPORT_MAX_MB`` caps an uploaded or imported file (default 50 MB).
-``AUTOCRM_UPLOAD_PATHS`` (path prefix → bytes) lets ``BodySizeLimitMiddleware`` accept the
-upload page's larger body; the import page's own entry is added here when missing, the way
-django-appconf fills in app defaults."""
+``AUTOCRM_IMPORT_MAX_MB`` caps an uploaded or imported file. The upload page accepts a body
+that large (plus the multipart overhead) through its entry in ``AUTOCRM_UPLOAD_PATHS``, which
+``BodySizeLimitMiddleware`` enforces before the body is read."""
 
 from __future__ import annotations
-
-import os
 
 from django.conf import settings
 
 UPLOAD_PATH = "/imports/upload/"
-DEFAULT_MAX_MB = 50.0
-# A multipart body carries the file plus the form's other fields and boundaries.
-MULTIPART_OVERHEAD = 1024 * 1024
 
 
 def max_mb() -> float:
-    value = getattr(settings, "AUTOCRM_IMPORT_MAX_MB", None)
-    if value is None:
-        value = os.environ.get("AUTOCRM_IMPORT_MAX_MB", DEFAULT_MAX_MB)
-    return float(value)
+    return float(settings.AUTOCRM_IMPORT_MAX_MB)
 
 
 def max_bytes() -> int:
@@ -29,12 +20,7 @@ def max_bytes() -> int:
 
 
 def upload_body_limit() -> int:
-    return max_bytes() + MULTIPART_OVERHEAD
+    """The largest request body the upload page accepts."""
+    from autocrm.core.middleware import body_limit
 
-
-def install_defaults() -> None:
-    if not hasattr(settings, "AUTOCRM_IMPORT_MAX_MB"):
-        settings.AUTOCRM_IMPORT_MAX_MB = max_mb()
-    paths = dict(getattr(settings, "AUTOCRM_UPLOAD_PATHS", None) or {})
-    paths.setdefault(UPLOAD_PATH, upload_body_limit())
-    settings.AUTOCRM_UPLOAD_PATHS = paths
+    return body_limit(UPLOAD_PATH)

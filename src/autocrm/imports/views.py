@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from autocrm.core.errors import ServiceError
 from autocrm.core.forms import apply_service_error
+from autocrm.core.http import XLSX, stream_download
 from autocrm.core.selectors import visible_stores
 from autocrm.core.views import capability_required
 from autocrm.imports import conf, readers, selectors, services
@@ -70,13 +71,8 @@ def _upload_page(request, form, status=200, error: str = ""):
 def import_upload(request):
     stores = list(visible_stores(request.user, active=True))
     if request.method == "POST":
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > conf.upload_body_limit():
-            message = readers.check_size_message(length)
-            return _upload_page(request, UploadForm(stores=stores), status=413, error=message)
+        # a body over the page's limit (settings.AUTOCRM_UPLOAD_PATHS) was refused by
+        # BodySizeLimitMiddleware; this stops a file over the import limit as it arrives
         handler = SizeLimitHandler(request, conf.max_bytes())
         request.upload_handlers.insert(0, handler)
         request._import_size_handler = handler
@@ -188,9 +184,6 @@ def import_report(request, pk):
     job = selectors.get_job(request.user, pk)
     if not job.report_path or not default_storage.exists(job.report_path):
         raise Http404(_("There is no report for this import."))
-    return FileResponse(
-        default_storage.open(job.report_path, "rb"),
-        as_attachment=True,
-        filename=f"导入报告-{job.pk}.xlsx",
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    return stream_download(
+        default_storage.open(job.report_path, "rb"), f"导入报告-{job.pk}.xlsx", XLSX
     )
