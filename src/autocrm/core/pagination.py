@@ -28,16 +28,38 @@ def _decode(cursor: str) -> int:
 
 
 def paginate(
-    queryset: QuerySet, cursor: str | None, limit: int = 50, *, descending: bool = False
+    queryset: QuerySet,
+    cursor: str | None,
+    limit: int = 50,
+    *,
+    descending: bool = False,
+    lenient: bool = False,
 ) -> dict:
     """Return ``{"items": [...], "next_cursor": str | None}`` ordered by id (newest first when
-    ``descending``)."""
+    ``descending``). A mangled cursor is ``Invalid`` (the API's 422), or with ``lenient`` (pages,
+    where a link was cut short) the first page."""
     limit = max(1, min(int(limit or 50), MAX_LIMIT))
     qs = queryset.order_by("-pk" if descending else "pk")
+    after = None
     if cursor:
-        after = _decode(cursor)
+        try:
+            after = _decode(cursor)
+        except Invalid:
+            if not lenient:
+                raise
+    if after is not None:
         qs = qs.filter(pk__lt=after) if descending else qs.filter(pk__gt=after)
     rows = list(qs[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
     return {"items": rows, "next_cursor": _encode(rows[-1].pk) if more and rows else None}
+
+
+def page_for_request(request, queryset: QuerySet, limit: int = 50, *, descending=True) -> dict:
+    """A list page's cursor page (lenient): ``items``, ``next_cursor``, ``query`` (the list's
+    other parameters, for the links) and ``first_page``; ``_cursor_pager.html`` draws the links."""
+    cursor = request.GET.get("cursor")
+    page = paginate(queryset, cursor, limit, descending=descending, lenient=True)
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return {**page, "query": query.urlencode(), "first_page": not cursor}

@@ -36,7 +36,7 @@ from autocrm.core.forms import (
     apply_service_error,
 )
 from autocrm.core.models import AuditLog, JobRun, User
-from autocrm.core.pagination import paginate
+from autocrm.core.pagination import page_for_request
 from autocrm.core.roles import ROLE_CHOICES, grantable_roles
 from autocrm.customers import selectors as customer_selectors
 
@@ -57,6 +57,11 @@ def capability_required(*capabilities: str):
         return wrapper
 
     return decorator
+
+
+def is_partial(request) -> bool:
+    """An htmx request for a fragment (not htmx restoring a page from history)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 # --- sign-in ------------------------------------------------------------------------------
@@ -177,7 +182,7 @@ def store_list(request):
         "region_id": str(region_id or ""),
         "regions": selectors.visible_regions(request.user),
     }
-    template = "core/_store_rows.html" if request.htmx else "core/store_list.html"
+    template = "core/_store_rows.html" if is_partial(request) else "core/store_list.html"
     return render(request, template, context)
 
 
@@ -270,7 +275,7 @@ def staff_list(request):
         "stores": selectors.visible_stores(request.user),
         "show_phone": request.user.can("staff.phone"),
     }
-    template = "core/_staff_rows.html" if request.htmx else "core/staff_list.html"
+    template = "core/_staff_rows.html" if is_partial(request) else "core/staff_list.html"
     return render(request, template, context)
 
 
@@ -367,19 +372,11 @@ def audit_list(request):
     f = selectors.AuditFilter()
     if form.is_valid():
         f = selectors.AuditFilter(**{k: v for k, v in form.cleaned_data.items() if v})
-    try:
-        page = paginate(
-            selectors.audit_entries(request.user, f), request.GET.get("cursor"), 50, descending=True
-        )
-    except ServiceError:
-        page = paginate(selectors.audit_entries(request.user, f), None, 50, descending=True)
-    query = request.GET.copy()
-    query.pop("cursor", None)
+    page = page_for_request(request, selectors.audit_entries(request.user, f), 50)
     context = {
+        **page,
         "form": form,
         "entries": page["items"],
-        "next_cursor": page["next_cursor"],
-        "query": query.urlencode(),
         "actions": dict(AuditLog.Action.choices),
         "sources": dict(AuditLog.Source.choices),
     }

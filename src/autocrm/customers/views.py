@@ -15,9 +15,9 @@ from autocrm.core import customfields
 from autocrm.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from autocrm.core.forms import apply_service_error
 from autocrm.core.http import XLSX, download
-from autocrm.core.pagination import paginate
+from autocrm.core.pagination import page_for_request
 from autocrm.core.selectors import visible_stores
-from autocrm.core.views import capability_required
+from autocrm.core.views import capability_required, is_partial
 from autocrm.customers import privacy, selectors, services
 from autocrm.customers.forms import (
     CustomerFilterForm,
@@ -33,11 +33,6 @@ PAGE_SIZE = 50
 UNPROCESSABLE = 422  # an inline htmx form refused by a service (app.js swaps it in anyway)
 
 
-def _partial(request) -> bool:
-    """An htmx request for a fragment (not htmx restoring a page from history)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
-
 # --- list ---------------------------------------------------------------------------------
 
 
@@ -49,23 +44,16 @@ def customer_list(request):
         request.GET, stores=stores, tags=org_tags(user), sources=org_sources(user)
     )
     customers = selectors.customer_list(user, selectors.CustomerFilter(**form.filter_values()))
-    try:
-        page = paginate(customers, request.GET.get("cursor"), PAGE_SIZE, descending=True)
-    except ServiceError:  # a mangled cursor: start from the top
-        page = paginate(customers, None, PAGE_SIZE, descending=True)
-    query = request.GET.copy()
-    query.pop("cursor", None)
+    page = page_for_request(request, customers, PAGE_SIZE)
     context = {
+        **page,
         "form": form,
         "customers": page["items"],
-        "next_cursor": page["next_cursor"],
-        "query": query.urlencode(),
-        "first_page": not request.GET.get("cursor"),
         "show_store_filter": len(stores) > 1,
         # Always masked in lists: the full number is one audited click away on the 360° page.
         "show_phone": False,
     }
-    template = "customers/_customer_rows.html" if _partial(request) else "customers/list.html"
+    template = "customers/_customer_rows.html" if is_partial(request) else "customers/list.html"
     return render(request, template, context)
 
 
@@ -188,7 +176,7 @@ def _quick_action(request, form, action, *, fresh, done: str, back: str, fragmen
         except ServiceError as exc:
             apply_service_error(form, exc)
             ok = False
-    if not _partial(request):
+    if not is_partial(request):
         if ok:
             messages.success(request, done)
         else:
@@ -211,7 +199,7 @@ def customer_reveal(request, pk):
         mobile = services.reveal_mobile(request.user, customer)
     except Forbidden as exc:
         return HttpResponse(str(exc.message), status=403, content_type="text/plain")
-    if not _partial(request):
+    if not is_partial(request):
         return render(
             request, "customers/detail.html", _profile_context(request, pk, revealed=mobile)
         )
@@ -373,7 +361,7 @@ def customer_erase(request, pk):
                 messages.success(request, _("Personal data erased; visits and amounts are kept."))
                 return redirect("customer_detail", pk=customer.pk)
             except ServiceError as exc:
-                error = " ".join(str(m) for m in exc.fields.values()) or str(exc.message)
+                error = exc.display_text
     return render(request, "customers/erase.html", {"customer": customer, "error": error})
 
 
@@ -391,7 +379,7 @@ def customer_consent(request, pk):
         )
         messages.success(request, _("Consent recorded."))
     except ServiceError as exc:
-        messages.error(request, " ".join(str(m) for m in exc.fields.values()) or str(exc.message))
+        messages.error(request, exc.display_text)
     return redirect("customer_detail", pk=customer.pk)
 
 
@@ -409,7 +397,7 @@ def customer_merge(request, pk):
             try:
                 preview = privacy.merge_preview(request.user, keep, drop)
             except ServiceError as exc:
-                error = " ".join(str(m) for m in exc.fields.values()) or str(exc.message)
+                error = exc.display_text
     if request.method == "POST" and request.POST.get("confirm") == "1" and preview:
         privacy.merge_customers(request.user, keep, drop)
         messages.success(request, _("Merged: everything of the duplicate is now on this record."))
@@ -441,7 +429,7 @@ def vehicle_transfer(request, pk):
                 )
                 return redirect("customer_detail", pk=new_owner.pk)
             except ServiceError as exc:
-                error = " ".join(str(m) for m in exc.fields.values()) or str(exc.message)
+                error = exc.display_text
     return render(
         request, "customers/transfer.html", {"vehicle": vehicle, "q": query, "error": error}
     )

@@ -69,7 +69,7 @@ def run(args) -> int:
     except ServiceError as exc:
         if interactive:
             print(file=sys.stderr)
-        message = " ".join(str(m) for m in exc.fields.values()) or str(exc.message)
+        message = exc.display_text
         return _fail(message)
     if interactive:
         print("\r", end="", file=sys.stderr)

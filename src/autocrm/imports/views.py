@@ -20,7 +20,7 @@ from autocrm.core.errors import ServiceError
 from autocrm.core.forms import apply_service_error
 from autocrm.core.http import XLSX, stream_download
 from autocrm.core.selectors import visible_stores
-from autocrm.core.views import capability_required
+from autocrm.core.views import capability_required, is_partial
 from autocrm.imports import conf, readers, selectors, services
 from autocrm.imports.forms import MappingForm, UploadForm
 from autocrm.imports.models import ImportJob
@@ -47,10 +47,6 @@ class SizeLimitHandler(FileUploadHandler):
 
     def file_complete(self, file_size):
         return None
-
-
-def _partial(request) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 @capability_required(CAPABILITY)
@@ -172,7 +168,7 @@ def import_progress(request, pk):
     """The progress bar, polled every second while the job runs; once it is over, the page
     reloads to show the result."""
     job = selectors.get_job(request.user, pk)
-    if not job.is_active and _partial(request):
+    if not job.is_active and is_partial(request):
         response = HttpResponse("")
         response["HX-Refresh"] = "true"
         return response
