@@ -439,12 +439,10 @@ class SearchOut(Schema):
 @router.get("/search", response=SearchOut, tags=["search"])
 def search(request, q: str = ""):
     """Customers and vehicles (plate, mobile, VIN, name, pinyin), then stores and staff."""
-    from autocrm.customers import selectors as customer_selectors
-
-    q = q[:100]
+    found = selectors.search(request.user, q)
     show_phone = request.user.can("customer.phone")
     hits = []
-    for h in customer_selectors.search(request.user, q):
+    for h in found["hits"]:
         mobile = h.customer.mobile if h.customer else ""
         hits.append(
             {
@@ -456,7 +454,6 @@ def search(request, q: str = ""):
                 "plate": h.vehicle.plate if h.vehicle else "",
             }
         )
-    found = selectors.search(request.user, q)
     return {
         "hits": hits,
         "stores": found["stores"],

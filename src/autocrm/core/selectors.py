@@ -178,10 +178,13 @@ def job_counts(hours: int = 24) -> dict:
 
 
 def search(user: User, q: str, limit: int = 8) -> dict:
-    """Header search. For now: stores and staff in scope (customers join in their issue)."""
-    q = (q or "").strip()
-    if len(q) < 1:
-        return {"stores": [], "staff": []}
+    """Header search (page and API): ``hits`` (customers and vehicles: plate, mobile, VIN, name,
+    pinyin), then ``stores`` and ``staff`` in scope."""
+    from autocrm.customers import selectors as customer_selectors
+
+    q = (q or "").strip()[:100]
+    if not q:
+        return {"hits": [], "stores": [], "staff": []}
     stores = list(visible_stores(user, q=q)[:limit]) if user.can("store.view") else []
     staff = list(visible_staff(user, q=q)[:limit]) if user.can("staff.view") else []
-    return {"stores": stores, "staff": staff}
+    return {"hits": customer_selectors.search(user, q), "stores": stores, "staff": staff}

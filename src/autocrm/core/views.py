@@ -442,20 +442,14 @@ def token_revoke(request, pk):
 def search(request):
     q = request.GET.get("q", "").strip()[:100]
     user = request.user
-    if q and not request.htmx and user.can("customer.view"):
+    if q and not is_partial(request) and user.can("customer.view"):
         # Enter on an exact plate or mobile number opens the customer directly.
         customer = customer_selectors.exact_match(user, q)
         if customer is not None:
             return redirect("customer_detail", pk=customer.pk)
-    hits = customer_selectors.search(user, q)
     found = selectors.search(user, q)
-    context = {
-        "q": q,
-        "hits": hits,
-        **found,
-        "empty": not (hits or found["stores"] or found["staff"]),
-    }
-    if request.htmx:
+    context = {"q": q, **found, "empty": not any(found.values())}
+    if is_partial(request):
         return render(request, "core/_search_results.html", context)
     return render(request, "core/search.html", context)
 
