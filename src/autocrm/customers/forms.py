@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from autocrm.core.forms import CustomFieldsMixin, StyledMixin
 from autocrm.core.scoping import scoped
 from autocrm.customers.models import Customer, MileageReading, SourceChannel, Tag, Vehicle
-from autocrm.customers.validators import validate_vin
 
 DATE = {"type": "date"}
 
@@ -182,18 +180,15 @@ class VehicleForm(CustomFieldsMixin, StyledMixin, forms.Form):
         self.fields["vin"].widget.attrs.update(autocomplete="off", autocapitalize="characters")
         self.fields["model_year"].widget.attrs["inputmode"] = "numeric"
 
+    #: set by the page when the service refused the VIN for its check digit alone
+    vin_unconfirmed = False
+
     def show_vin_confirmation(self) -> bool:
         """The confirmation box appears once the VIN is well-formed but its check digit fails
         (the service said so), and stays while it is ticked."""
-        if self.data.get("confirm_vin") or self.initial.get("confirm_vin"):
-            return True
-        if "vin" not in self.errors:
-            return False
-        try:
-            _vin, ok = validate_vin(self.data.get("vin") or "")
-        except ValidationError:
-            return False
-        return not ok
+        return bool(
+            self.data.get("confirm_vin") or self.initial.get("confirm_vin") or self.vin_unconfirmed
+        )
 
     def service_data(self) -> dict:
         data = dict(self.cleaned_data)

@@ -53,10 +53,15 @@ def _message(exc: ValidationError) -> str:
     return " ".join(str(m) for m in exc.messages)
 
 
-def _check(errors: dict) -> None:
+def _check(errors: dict, code: str | None = None) -> None:
     errors = {k: v for k, v in errors.items() if v}
     if errors:
-        raise Invalid(fields=errors)
+        raise Invalid(fields=errors, code=code)
+
+
+#: ``Invalid.code`` when a well-formed VIN's check digit fails and was not confirmed: the form
+#: then offers the confirmation box (``confirm_vin``).
+VIN_UNCONFIRMED = "vin_unconfirmed"
 
 
 def _store_for(actor: User, store_id) -> Store:
@@ -75,6 +80,12 @@ def search_fields(customer: Customer) -> None:
     customer.name_pinyin = pinyin_full(customer.name)[:200]
     customer.name_initials = pinyin_initials(customer.name)[:60]
     customer.mobile_tail = customer.mobile[-4:] if customer.mobile else ""
+
+
+def vehicle_search_fields(vehicle: Vehicle) -> None:
+    """Derived, indexed form of the VIN used by search (its last six characters); the plate's
+    search keys are rows of their own (``plate_keys``)."""
+    vehicle.vin_tail = vehicle.vin[-6:] if vehicle.vin else ""
 
 
 def plate_keys(plate: str) -> list[str]:
@@ -275,6 +286,7 @@ def add_interaction(
 def _clean_vehicle(actor: User, data: dict, vehicle: Vehicle | None) -> dict:
     clean: dict = {}
     errors: dict = {}
+    code = None
     for key in VEHICLE_TEXT:
         if key in data:
             clean[key] = normalize_text(data[key])
@@ -288,7 +300,7 @@ def _clean_vehicle(actor: User, data: dict, vehicle: Vehicle | None) -> dict:
         clean["plate"] = raw
     if "vin" in data:
         vin = normalize_vin(data["vin"] or "")
-        clean["vin"], clean["vin_check_ok"], clean["vin_tail"] = "", True, ""
+        clean["vin"], clean["vin_check_ok"] = "", True
         if vin:
             try:
                 vin, ok = validate_vin(vin)
@@ -300,7 +312,8 @@ def _clean_vehicle(actor: User, data: dict, vehicle: Vehicle | None) -> dict:
                         "The check digit (9th character) does not match. Check the VIN, or "
                         "confirm that it is exactly as on the vehicle."
                     )
-                clean["vin"], clean["vin_check_ok"], clean["vin_tail"] = vin, ok, vin[-6:]
+                    code = VIN_UNCONFIRMED
+                clean["vin"], clean["vin_check_ok"] = vin, ok
     if "fuel" in data:
         clean["fuel"] = data["fuel"] or ""
         if clean["fuel"] not in Vehicle.Fuel.values and clean["fuel"]:
@@ -317,7 +330,7 @@ def _clean_vehicle(actor: User, data: dict, vehicle: Vehicle | None) -> dict:
     for key in ("registered_on", "purchased_on"):
         if clean.get(key) and clean[key] > today:
             errors[key] = _("This date cannot be in the future.")
-    _check(errors)
+    _check(errors, code)
     if vehicle is None and not clean.get("plate") and not clean.get("vin"):
         raise Invalid(fields={"plate": _("Enter the plate or the VIN.")})
     for field, value, label in (
@@ -362,7 +375,9 @@ def create_vehicle(
     )
     clean = _clean_vehicle(actor, data, None)
     clean["custom"] = customfields.clean_values(actor, "vehicle", data.get("custom") or {})
-    vehicle = Vehicle.objects.create(org_id=actor.org_id, home_store=store, owner=owner, **clean)
+    vehicle = Vehicle(org_id=actor.org_id, home_store=store, owner=owner, **clean)
+    vehicle_search_fields(vehicle)
+    vehicle.save()
     _rebuild_plate_keys(vehicle)
     if owner is not None:
         Ownership.objects.create(vehicle=vehicle, customer=owner)
@@ -384,6 +399,7 @@ def update_vehicle(actor: User, vehicle: Vehicle, **data) -> Vehicle:
     plate_changed = "plate" in clean and clean["plate"] != vehicle.plate
     for key, value in clean.items():
         setattr(vehicle, key, value)
+    vehicle_search_fields(vehicle)
     vehicle.save()
     if plate_changed:
         _rebuild_plate_keys(vehicle)

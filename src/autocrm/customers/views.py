@@ -267,6 +267,7 @@ def _vehicle_form_page(request, owner, vehicle=None):
             return redirect("customer_list")
         except ServiceError as exc:
             apply_service_error(form, exc)
+            form.vin_unconfirmed = exc.code == services.VIN_UNCONFIRMED
             existing_url = _existing_link(user, exc, "vehicle")
     context = {
         "form": form,

@@ -45,7 +45,7 @@ from autocrm.customers.models import (
     SourceChannel,
     Vehicle,
 )
-from autocrm.customers.services import plate_keys, search_fields
+from autocrm.customers.services import plate_keys, search_fields, vehicle_search_fields
 from autocrm.customers.validators import (
     normalize_plate,
     validate_birthday,
@@ -701,7 +701,6 @@ class Importer:
             owner_id=customer.ref if customer.ref > 0 else None,
             plate=v.get("plate", ""),
             vin=v.get("vin", ""),
-            vin_tail=v.get("vin", "")[-6:],
             vin_check_ok=p.vin_ok,
             brand=v.get("brand", ""),
             model=v.get("model", ""),
@@ -710,6 +709,7 @@ class Importer:
             current_mileage=km,
             mileage_read_on=self.today if km is not None else None,
         )
+        vehicle_search_fields(obj)
         return VehicleItem(
             obj=obj,
             ref=next(self._temp),
@@ -740,7 +740,9 @@ class Importer:
                 change(key, new)
         if v.get("vin") and not obj.vin:
             change("vin", v["vin"])
-            change("vin_tail", v["vin"][-6:])
+            vin_tail = obj.vin_tail
+            vehicle_search_fields(obj)
+            item.changes["vin_tail"] = [vin_tail, obj.vin_tail]
             change("vin_check_ok", p.vin_ok)
         elif v.get("vin") and obj.vin != v["vin"]:
             plan.warnings.append(
