@@ -13,7 +13,7 @@ from autocrm.core.errors import Conflict, Forbidden, Invalid, NotFound
 from autocrm.core.models import AuditLog
 from autocrm.customers import selectors
 from autocrm.customers import services as cs
-from autocrm.customers.models import Interaction, MileageReading, PlateKey
+from autocrm.customers.models import MileageReading, PlateKey
 from autocrm.customers.validators import vin_check_digit
 from tests import customer_factories as cf
 
@@ -25,9 +25,7 @@ def valid_vin(base: str = VIN) -> str:
 
 
 def bad_check_vin() -> str:
-    good = valid_vin()
-    wrong = "1" if good[8] != "1" else "2"
-    return good[:8] + wrong + good[9:]
+    return cf.bad_check_digit_vin(valid_vin())
 
 
 class TestCustomers:
@@ -162,6 +160,10 @@ class TestVehicles:
         with pytest.raises(Invalid) as exc:
             cs.create_vehicle(world.advisor_a1, owner_id=owner.pk, vin=bad_check_vin())
         assert "vin" in exc.value.fields
+        assert exc.value.code == cs.VIN_UNCONFIRMED
+        with pytest.raises(Invalid) as exc:  # a malformed VIN is another refusal
+            cs.create_vehicle(world.advisor_a1, owner_id=owner.pk, vin="LSVAU2180N218329")
+        assert exc.value.code != cs.VIN_UNCONFIRMED
         v = cs.create_vehicle(
             world.advisor_a1, owner_id=owner.pk, vin=bad_check_vin(), confirm_vin=True
         )
@@ -265,7 +267,14 @@ class TestProfile:
             selectors.profile(world.advisor_a1, c.pk)
 
 
-def test_interaction_kinds_cover_timeline():
-    assert {"note", "call", "visit", "consultation", "quote", "message"} <= set(
-        Interaction.Kind.values
-    )
+def test_every_kind_of_contact_lands_on_the_timeline(world):
+    """Notes, calls, visits, consultations, quotes and messages (the latter from other apps
+    through the same service) all go on the timeline; an unknown kind is refused."""
+    c = cf.customer(world.a1)
+    kinds = ["note", "call", "visit", "consultation", "quote", "message"]
+    for kind in kinds:
+        cs.add_interaction(world.advisor_a1, c, kind=kind, summary=f"{kind} entry")
+    assert sorted(i.kind for i in selectors.timeline(c)) == sorted(kinds)
+    with pytest.raises(Invalid) as exc:
+        cs.add_interaction(world.advisor_a1, c, kind="gossip", summary="x")
+    assert "kind" in exc.value.fields

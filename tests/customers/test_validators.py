@@ -16,16 +16,14 @@ from autocrm.customers.validators import (
     PROVINCES,
     VIN_CHARS,
     WMI_BRANDS,
-    is_plate_fragment,
     normalize_plate,
     normalize_vin,
     plate_kind,
-    random_plate,
-    random_valid_vin,
     validate_plate,
     validate_vin,
     vin_check_digit,
 )
+from tests.customer_factories import random_plate, random_valid_vin
 
 # --------------------------------------------------------------------------------------------------
 # Plates
@@ -172,33 +170,6 @@ def test_validate_plate_refuses(raw):
             "Enter a valid plate, e.g. 京A12345 or 粤BD12345 (new energy)."
         ]
     assert "车牌" in exc.value.messages[0]  # and in Chinese by default
-
-
-@pytest.mark.parametrize(
-    ("q", "expected"),
-    [
-        ("京", True),
-        ("京A", True),
-        ("粤b d1", True),
-        ("A123", True),
-        ("a12", True),
-        ("12345", True),
-        ("D12345", True),
-        ("BD12345X", True),  # 8 characters
-        ("ab", False),
-        ("ABC", False),  # no digit
-        ("zhangsan", False),
-        ("12", False),  # too short
-        ("BD123456X", False),  # 9 characters
-        ("13812345678", False),  # a mobile number
-        ("张三", False),
-        ("", False),
-        (None, False),
-        ("  ", False),
-    ],
-)
-def test_is_plate_fragment(q, expected):
-    assert is_plate_fragment(q) is expected
 
 
 @pytest.mark.parametrize("province", list(PROVINCES))

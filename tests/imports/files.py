@@ -10,6 +10,8 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
+from tests.customer_factories import bad_check_digit_vin
+
 HEADERS = [
     "客户姓名",
     "手机号",
@@ -22,7 +24,7 @@ HEADERS = [
     "生日",
 ]
 VIN_OK = "LSVAB2BM0MN123457"  # check digit right
-VIN_BAD_CHECK = "LSVAB2BM1MN123457"  # check digit wrong
+VIN_BAD_CHECK = bad_check_digit_vin(VIN_OK)  # LSVAB2BM1MN123457
 
 #: Good, bad, duplicate and merged-looking rows; row numbers in the file are 3.. (title row 1,
 #: blank row 2 is not written by openpyxl; header on row 2).

@@ -105,16 +105,3 @@ def pinyin_full(text: str | None, *, surname: bool = True) -> str:
 def pinyin_initials(text: str | None, *, surname: bool = True) -> str:
     """First letter of each Chinese syllable ('欧阳娜娜' → 'oynn'); other text lower-cased as is."""
     return _convert(text, surname)[1] if text else ""
-
-
-def search_key(name: str | None) -> str:
-    """'full initials' for an indexed search column: '张三' → 'zhangsan zs'.
-
-    When both are the same (names without Chinese characters, e.g. 'Tom') the value is stored once.
-    """
-    if not name:
-        return ""
-    full, initials = _convert(name, surname=True)
-    if full == initials:
-        return full
-    return f"{full} {initials}"

@@ -1,5 +1,4 @@
-"""Licence plates, VINs, customers' names and birthdays: normalisation, validation and demo-data
-generators.
+"""Licence plates, VINs, customers' names and birthdays: normalisation and validation.
 
 Pure functions (no models, no database) so forms, the API, imports and the demo-data command share
 one definition of what a plate or VIN looks like. Rules follow shared/reference/china-rules.md.
@@ -7,7 +6,6 @@ one definition of what a plate or VIN looks like. Rules follow shared/reference/
 
 from __future__ import annotations
 
-import random
 import re
 import string
 import unicodedata
@@ -54,8 +52,6 @@ _PLATE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("embassy", re.compile(rf"使\d{{6}}|{_P}{_L}{_C}{{4}}使")),
 )
 
-_PLATE_FRAGMENT_ALNUM = re.compile(r"[A-Z0-9]{3,8}")
-
 
 def normalize_plate(value: str | None) -> str:
     """Canonical storage form: half-width, no separators, upper-case Latin letters.
@@ -97,38 +93,6 @@ def validate_plate(value: str) -> str:
     return plate
 
 
-def is_plate_fragment(q: str | None) -> bool:
-    """True when a search string looks like (part of) a plate, so search can try the plate column.
-
-    Either it contains a province abbreviation, or it is 3–8 Latin letters/digits with at least one
-    digit (names and pinyin rarely contain digits; mobile numbers are longer).
-    """
-    q = normalize_plate(q)
-    if not q:
-        return False
-    if any(ch in PROVINCES for ch in q):
-        return True
-    return bool(_PLATE_FRAGMENT_ALNUM.fullmatch(q)) and any(ch.isdigit() for ch in q)
-
-
-def random_plate(rng: random.Random, province: str = "京", new_energy: bool = False) -> str:
-    """A plate that passes validate_plate, for demo data (never a real registration on purpose)."""
-    if province not in PROVINCES or len(province) != 1:
-        raise ValueError(f"Unknown province abbreviation: {province!r}")
-    office = rng.choice(PLATE_LETTERS)
-    if not new_energy:
-        # Mostly digits, like real serials; a letter now and then in any position.
-        serial = "".join(
-            rng.choice(PLATE_LETTERS) if rng.random() < 0.15 else rng.choice(string.digits)
-            for _ in range(5)
-        )
-        return f"{province}{office}{serial}"
-    digits = "".join(rng.choice(string.digits) for _ in range(4))
-    if rng.random() < 0.9:  # small cars are the bulk of a repair shop's new-energy customers
-        return f"{province}{office}{rng.choice(ENERGY_LETTERS)}{rng.choice(PLATE_CHARS)}{digits}"
-    return f"{province}{office}{rng.choice(string.digits)}{digits}{rng.choice(ENERGY_LETTERS)}"
-
-
 # --------------------------------------------------------------------------------------------------
 # VIN (GB 16735-2019)
 # --------------------------------------------------------------------------------------------------
@@ -147,9 +111,6 @@ _VIN_VALUES: dict[str, int] = {str(d): d for d in range(10)} | {
 
 _VIN_SEPARATORS = re.compile(r"[\s\-]+")
 _VIN_FORBIDDEN = frozenset("IOQ")
-
-#: Model-year codes (position 10) for plausible demo VINs: no 0, U, Z besides I, O, Q.
-_VIN_YEAR_CODES = "ABCDEFGHJKLMNPRSTVWXY123456789"
 
 #: World manufacturer identifiers of makers building cars in China, for demo data and hints.
 #: LSG (SAIC-GM) also covers 雪佛兰 and 凯迪拉克; the brand shown is the most common one.
@@ -216,19 +177,6 @@ def validate_vin(value: str) -> tuple[str, bool]:
             params={"n": len(vin)},
         )
     return vin, vin[8] == vin_check_digit(vin)
-
-
-def random_valid_vin(rng: random.Random, wmi: str = "LSV") -> str:
-    """A VIN with a correct check digit, for demo data."""
-    wmi = normalize_vin(wmi)
-    if len(wmi) != 3 or not all(ch in VIN_CHARS for ch in wmi):
-        raise ValueError(f"Not a WMI: {wmi!r}")
-    vds = "".join(rng.choice(VIN_CHARS) for _ in range(5))
-    year = rng.choice(_VIN_YEAR_CODES)
-    plant = rng.choice(VIN_CHARS)
-    serial = "".join(rng.choice(string.digits) for _ in range(6))
-    draft = f"{wmi}{vds}0{year}{plant}{serial}"
-    return f"{draft[:8]}{vin_check_digit(draft)}{draft[9:]}"
 
 
 # --------------------------------------------------------------------------------------------------
