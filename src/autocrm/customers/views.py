@@ -76,6 +76,13 @@ def _existing_link(user, exc: ServiceError, kind: str) -> str | None:
     return reverse("customer_detail", args=[owner_id]) if owner_id else None
 
 
+def _initial(obj, field_names, **special) -> dict:
+    """An edit form's initial values: the record's attribute of each form field's name, and
+    ``special`` for fields that are not plain attributes (relations, derived flags)."""
+    initial = {name: getattr(obj, name) for name in field_names if hasattr(obj, name)}
+    return {**initial, **special}
+
+
 def _customer_form_page(request, customer=None):
     user = request.user
     stores = list(visible_stores(user, active=True))
@@ -83,20 +90,13 @@ def _customer_form_page(request, customer=None):
         stores.append(customer.home_store)
     initial = {}
     if customer is not None:
-        initial = {
-            "name": customer.name,
-            "kind": customer.kind,
-            "mobile": customer.mobile,
-            "other_contacts": customer.other_contacts,
-            "gender": customer.gender,
-            "birthday": customer.birthday,
-            "wechat_id": customer.wechat_id,
-            "source": customer.source_id or "",
-            "level": customer.level,
-            "home_store": customer.home_store_id,
-            "tags": [t.pk for t in customer.tags.all()],
-            "notes": customer.notes,
-        }
+        initial = _initial(
+            customer,
+            CustomerForm.base_fields,
+            source=customer.source_id or "",
+            home_store=customer.home_store_id,
+            tags=[t.pk for t in customer.tags.all()],
+        )
     form = CustomerForm(
         request.POST or None,
         initial=initial,
@@ -238,9 +238,11 @@ def _vehicle_form_page(request, owner, vehicle=None):
     user = request.user
     initial = {}
     if vehicle is not None:
-        fields = VehicleForm(editing=True).fields
-        initial = {name: getattr(vehicle, name) for name in fields if hasattr(vehicle, name)}
-        initial["confirm_vin"] = bool(vehicle.vin) and not vehicle.vin_check_ok
+        initial = _initial(
+            vehicle,
+            VehicleForm(editing=True).fields,
+            confirm_vin=bool(vehicle.vin) and not vehicle.vin_check_ok,
+        )
     form = VehicleForm(
         request.POST or None,
         initial=initial,
