@@ -322,6 +322,23 @@ class TestHealthAndJobs:
         assert body["database"]["ok"] and body["worker"]["ok"]
         assert "test-worker" not in response.content.decode()
 
+    def test_healthz_reads_no_session_or_user(self, world):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        client = client_for(world.hq)  # a signed-in browser polling the health check
+        with CaptureQueriesContext(connection) as ctx:
+            client.get("/healthz")
+        tables = " ".join(q["sql"] for q in ctx.captured_queries)
+        assert "django_session" not in tables and "core_user" not in tables
+
+    def test_changes_still_name_who_made_them(self, world):
+        client = client_for(world.hq)
+        client.post("/regions/", {"name": "西北区", "code": "nw"})
+        entry = AuditLog.objects.filter(object_type="core.Region", action="create").latest("id")
+        assert entry.object_repr.startswith("西北区")
+        assert (entry.user_id, entry.source) == (world.hq.pk, "web")
+
     def test_healthz_503_without_worker(self, world):
         response = Client().get("/healthz")
         assert response.status_code == 503 and response.json()["worker"]["ok"] is False

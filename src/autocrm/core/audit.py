@@ -14,7 +14,7 @@ import datetime
 import decimal
 import functools
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from django.db import models
@@ -45,6 +45,9 @@ class AuditContext:
     org_id: int | None = None
     ip: str | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # A callable giving the user, resolved the first time the context is read (a request's user
+    # costs a session and a user query; most requests write no audit row).
+    pending_user: Callable[[], object] | None = None
 
 
 _current: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar(
@@ -52,19 +55,31 @@ _current: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar(
 )
 
 
+def _user_fields(user) -> dict:
+    if user is not None and getattr(user, "is_authenticated", False):
+        return {"user_id": user.pk, "user_label": user.get_username(), "org_id": user.org_id}
+    return {}
+
+
 def current() -> AuditContext:
-    return _current.get() or AuditContext()
+    ctx = _current.get()
+    if ctx is None:
+        return AuditContext()
+    if ctx.pending_user is not None:
+        ctx = replace(ctx, pending_user=None, **_user_fields(ctx.pending_user()))
+        _current.set(ctx)
+    return ctx
 
 
 @contextlib.contextmanager
 def audit_context(source: str | None = None, user=None, ip: str | None = None) -> Iterator:
     """Attribute changes made inside the block to ``user`` acting through ``source``."""
-    ctx = current()
+    ctx = _current.get() or AuditContext()  # a pending user stays pending
     changes = {}
     if source is not None:
         changes["source"] = source
     if user is not None and getattr(user, "is_authenticated", False):
-        changes.update(user_id=user.pk, user_label=user.get_username(), org_id=user.org_id)
+        changes.update(_user_fields(user), pending_user=None)
     if ip is not None:
         changes["ip"] = ip
     token = _current.set(replace(ctx, **changes, request_id=uuid.uuid4().hex))
@@ -95,11 +110,14 @@ def enter(source: str) -> None:
 
 def set_user(user) -> None:
     """Attach the authenticated user to the current context (used once auth has run)."""
-    ctx = current()
+    ctx = _current.get() or AuditContext()
     if user is not None and getattr(user, "is_authenticated", False):
-        _current.set(
-            replace(ctx, user_id=user.pk, user_label=user.get_username(), org_id=user.org_id)
-        )
+        _current.set(replace(ctx, pending_user=None, **_user_fields(user)))
+
+
+def set_user_lazily(get_user: Callable[[], object]) -> None:
+    """Attach the user ``get_user()`` returns, called only when an audit row is written."""
+    _current.set(replace(_current.get() or AuditContext(), pending_user=get_user))
 
 
 def model_label(model) -> str:

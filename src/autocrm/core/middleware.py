@@ -102,7 +102,8 @@ class AuditContextMiddleware:
     def __call__(self, request):
         source = "api" if request.path.startswith("/api/") else "web"
         with audit.audit_context(source=source, ip=client_ip(request)):
-            audit.set_user(request.user)
+            # request.user (a session and a user query) only once an audit row is written
+            audit.set_user_lazily(lambda: request.user)
             return self.get_response(request)
 
 
