@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.test import Client, override_settings
 
 from autocrm.core import services
-from autocrm.core.models import ApiToken, AuditLog, Store, User
+from autocrm.core.models import ApiToken, AuditLog, Store
+from tests.conftest import api_client_for, send_json
 
 
 def bearer(raw: str) -> Client:
     return Client(headers={"Authorization": f"Bearer {raw}"})
 
 
-def as_user(user: User) -> Client:
-    return bearer(services.create_api_token(user, "test")[1])
-
-
 def post_json(client: Client, path: str, body, method: str = "post"):
-    data = body if isinstance(body, str | bytes) else json.dumps(body)
-    return getattr(client, method)(path, data=data, content_type="application/json")
+    """``send_json``, or a raw (malformed) body when ``body`` is text."""
+    if isinstance(body, str | bytes):
+        return getattr(client, method)(path, data=body, content_type="application/json")
+    return send_json(client, method, path, body)
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:
@@ -94,7 +91,7 @@ class TestAuth:
         assert_error(client.get("/api/v1/me"), 401)
 
     def test_token_endpoints(self, world):
-        client = as_user(world.advisor_a1)
+        client = api_client_for(world.advisor_a1)
         created = post_json(client, "/api/v1/tokens", {"name": "同步"})
         assert created.status_code == 201
         names = [t["name"] for t in client.get("/api/v1/tokens").json()]
@@ -105,52 +102,60 @@ class TestAuth:
 
 class TestErrors:
     def test_malformed_json(self, world):
-        response = post_json(as_user(world.hq), "/api/v1/stores", "{not json")
+        response = post_json(api_client_for(world.hq), "/api/v1/stores", "{not json")
         assert_error(response, 400, "malformed")
 
     def test_validation_422_with_fields(self, world):
-        body = assert_error(post_json(as_user(world.hq), "/api/v1/stores", {"code": "x"}), 422)
+        body = assert_error(
+            post_json(api_client_for(world.hq), "/api/v1/stores", {"code": "x"}), 422
+        )
         assert "name" in body["fields"]
         body = assert_error(
-            post_json(as_user(world.hq), "/api/v1/stores", {"name": "店", "code": "Bad Code"}),
+            post_json(
+                api_client_for(world.hq), "/api/v1/stores", {"name": "店", "code": "Bad Code"}
+            ),
             422,
         )
         assert "code" in body["fields"]
 
     def test_forbidden_403(self, world):
         response = post_json(
-            as_user(world.manager_a1), "/api/v1/stores", {"name": "x", "code": "x"}
+            api_client_for(world.manager_a1), "/api/v1/stores", {"name": "x", "code": "x"}
         )
         assert_error(response, 403, "forbidden")
-        assert_error(as_user(world.tech_a1).get("/api/v1/staff"), 403)
+        assert_error(api_client_for(world.tech_a1).get("/api/v1/staff"), 403)
 
     def test_conflict_409(self, world):
         body = {"name": "重复", "code": "bj-cy"}
-        body = assert_error(post_json(as_user(world.hq), "/api/v1/stores", body), 409, "conflict")
+        body = assert_error(
+            post_json(api_client_for(world.hq), "/api/v1/stores", body), 409, "conflict"
+        )
         assert "code" in body["fields"]
 
     def test_not_found_404(self, world):
-        assert_error(as_user(world.hq).get("/api/v1/stores/999999"), 404, "not_found")
-        assert_error(as_user(world.hq).get("/api/v1/no-such-thing"), 404)
+        assert_error(api_client_for(world.hq).get("/api/v1/stores/999999"), 404, "not_found")
+        assert_error(api_client_for(world.hq).get("/api/v1/no-such-thing"), 404)
 
     def test_store_of_another_org_404(self, world):
-        assert_error(as_user(world.hq).get(f"/api/v1/stores/{world.b1.pk}"), 404)
+        assert_error(api_client_for(world.hq).get(f"/api/v1/stores/{world.b1.pk}"), 404)
 
     @override_settings(AUTOCRM_MAX_BODY_BYTES=1024)
     def test_oversized_body_413(self, world):
         before = Store.objects.count()
         payload = {"name": "x" * 5000, "code": "big"}
-        assert_error(post_json(as_user(world.hq), "/api/v1/stores", payload), 413, "too_large")
+        assert_error(
+            post_json(api_client_for(world.hq), "/api/v1/stores", payload), 413, "too_large"
+        )
         assert Store.objects.count() == before
 
     def test_bad_cursor_422(self, world):
-        body = assert_error(as_user(world.hq).get("/api/v1/stores", {"cursor": "%%%"}), 422)
+        body = assert_error(api_client_for(world.hq).get("/api/v1/stores", {"cursor": "%%%"}), 422)
         assert "cursor" in body["fields"]
 
     def test_nothing_changes_on_error(self, world):
         before = AuditLog.objects.count()
-        post_json(as_user(world.manager_a1), "/api/v1/stores", {"name": "x", "code": "y"})
-        post_json(as_user(world.hq), "/api/v1/stores", "{bad")
+        post_json(api_client_for(world.manager_a1), "/api/v1/stores", {"name": "x", "code": "y"})
+        post_json(api_client_for(world.hq), "/api/v1/stores", "{bad")
         # only the two token creations were recorded
         assert AuditLog.objects.count() == before + 2
 
@@ -159,7 +164,7 @@ class TestResources:
     def test_cursor_pagination(self, world):
         for i in range(7):
             services.create_store(world.hq, name=f"分页{i}", code=f"p{i}")
-        client = as_user(world.hq)
+        client = api_client_for(world.hq)
         seen, cursor = [], None
         while True:
             params = {"limit": 4, **({"cursor": cursor} if cursor else {})}
@@ -171,7 +176,7 @@ class TestResources:
         assert len(seen) == len(set(seen)) == 10 and seen == sorted(seen)
 
     def test_create_and_patch_store(self, world):
-        client = as_user(world.hq)
+        client = api_client_for(world.hq)
         created = post_json(
             client,
             "/api/v1/stores",
@@ -185,7 +190,7 @@ class TestResources:
         assert patched.json()["is_active"] is False and patched.json()["kind"] == "audio"
 
     def test_staff_lifecycle(self, world):
-        client = as_user(world.manager_a1)
+        client = api_client_for(world.manager_a1)
         created = post_json(
             client,
             "/api/v1/staff",
@@ -209,13 +214,13 @@ class TestResources:
 
     def test_phone_masked_for_roles_without_need(self, world):
         services.update_staff(world.hq, world.advisor_a1, roles=["service_advisor"])
-        page = as_user(world.manager_a1).get("/api/v1/staff").json()
+        page = api_client_for(world.manager_a1).get("/api/v1/staff").json()
         assert any(row["phone"].isdigit() for row in page["items"])
-        me = as_user(world.tech_a1).get("/api/v1/me").json()
+        me = api_client_for(world.tech_a1).get("/api/v1/me").json()
         assert me["phone"] == world.tech_a1.phone  # one's own number is not masked
 
     def test_regions_and_audit(self, world):
-        client = as_user(world.hq)
+        client = api_client_for(world.hq)
         assert (
             post_json(client, "/api/v1/regions", {"name": "西北区", "code": "nw"}).status_code
             == 201
@@ -224,7 +229,7 @@ class TestResources:
         assert codes == {"north", "south", "nw"}
         items = client.get("/api/v1/audit", {"object_type": "core.Region"}).json()["items"]
         assert items[0]["changes"]["code"] == [None, "nw"] and items[0]["source"] == "api"
-        assert_error(as_user(world.tech_a1).get("/api/v1/audit"), 403)
+        assert_error(api_client_for(world.tech_a1).get("/api/v1/audit"), 403)
 
 
 def test_openapi_docs_served_locally(world):
@@ -242,7 +247,7 @@ def test_jobs_endpoint_for_hq_only(world):
 
     jobs.beat("w1")
     jobs.selfcheck()
-    body = as_user(world.hq).get("/api/v1/jobs").json()
+    body = api_client_for(world.hq).get("/api/v1/jobs").json()
     assert body["worker"]["ok"] is True
     assert body["runs"][0]["name"].endswith("selfcheck") and body["counts_24h"]["complete"] == 1
-    assert_error(as_user(world.manager_a1).get("/api/v1/jobs"), 403)
+    assert_error(api_client_for(world.manager_a1).get("/api/v1/jobs"), 403)

@@ -6,16 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.test import Client
 
 from autocrm.core import scoping, selectors, services
 from autocrm.core.models import AuditLog, Store, User
-from tests.conftest import client_for
-
-
-def api(user: User) -> Client:
-    _token, raw = services.create_api_token(user, "test")
-    return Client(headers={"Authorization": f"Bearer {raw}"})
+from tests.conftest import api_client_for, client_for
 
 
 def ids(page: dict) -> set[int]:
@@ -108,23 +102,23 @@ class TestPages:
 
 class TestApi:
     def test_list_and_count(self, world):
-        page = api(world.manager_a1).get("/api/v1/stores").json()
+        page = api_client_for(world.manager_a1).get("/api/v1/stores").json()
         assert ids(page) == {world.a1.pk}
-        assert ids(api(world.hq).get("/api/v1/stores").json()) == {
+        assert ids(api_client_for(world.hq).get("/api/v1/stores").json()) == {
             world.a1.pk,
             world.a2.pk,
             world.a3.pk,
         }
 
     def test_open_other_store_404(self, world):
-        client = api(world.manager_a1)
+        client = api_client_for(world.manager_a1)
         response = client.get(f"/api/v1/stores/{world.a2.pk}")
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
-        assert api(world.hq).get(f"/api/v1/stores/{world.b1.pk}").status_code == 404
+        assert api_client_for(world.hq).get(f"/api/v1/stores/{world.b1.pk}").status_code == 404
 
     def test_edit_other_org_store_404_and_unchanged(self, world):
-        response = api(world.hq).patch(
+        response = api_client_for(world.hq).patch(
             f"/api/v1/stores/{world.b1.pk}",
             data=json.dumps({"name": "hacked"}),
             content_type="application/json",
@@ -134,24 +128,26 @@ class TestApi:
         assert world.b1.name == "别家一店"
 
     def test_staff_api_scoped(self, world):
-        client = api(world.manager_a1)
+        client = api_client_for(world.manager_a1)
         usernames = {row["username"] for row in client.get("/api/v1/staff").json()["items"]}
         assert usernames == {"mgr-a1", "sa-a1", "tech-a1"}
         assert client.get(f"/api/v1/staff/{world.manager_a2.pk}").status_code == 404
         assert client.post(f"/api/v1/staff/{world.manager_a2.pk}/deactivate").status_code == 404
 
     def test_search_api_scoped(self, world):
-        found = api(world.manager_a1).get("/api/v1/search", {"q": "店"}).json()
+        found = api_client_for(world.manager_a1).get("/api/v1/search", {"q": "店"}).json()
         assert {s["code"] for s in found["stores"]} == {"bj-cy"}
 
     def test_audit_api_scoped(self, world):
         services.update_store(world.hq, world.a2, name="天津新店")
-        items = api(world.manager_a1).get("/api/v1/audit").json()["items"]
+        items = api_client_for(world.manager_a1).get("/api/v1/audit").json()["items"]
         assert all(item["store_id"] == world.a1.pk for item in items)
         assert AuditLog.objects.filter(store_id=world.a2.pk).exists()
 
     def test_store_filter_param_cannot_widen_scope(self, world):
-        page = api(world.manager_a1).get("/api/v1/staff", {"store_id": world.a2.pk}).json()
+        page = (
+            api_client_for(world.manager_a1).get("/api/v1/staff", {"store_id": world.a2.pk}).json()
+        )
         assert page["items"] == []
 
 
