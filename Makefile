@@ -74,6 +74,8 @@ BENCH_ARCHIVE_ARGS ?=
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/board.py
+	$(BIN)/python benchmarks/import_bench.py
 	$(BIN)/python benchmarks/archive.py --scale $(BENCH_SCALE) $(BENCH_ARCHIVE_ARGS)
 
 lint: $(VENV)/.synced

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import procinfo
-from archive_inproc import percentile
+from common import git_revision, percentile, rounded, stop_on_sigterm
 from server import (
     HOST,
     HarnessError,
@@ -92,24 +92,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not 1 <= args.queries <= 5000 or not 1 <= args.page_rounds <= 20:
         parser.error("--queries must be in [1, 5000] and --page-rounds in [1, 20]")
     return args
-
-
-def _sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def git_revision() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        out = ""
-    return out or "unknown"
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
@@ -280,9 +262,9 @@ def _sequential(
         "ok": outcome["200"],
         "errors": errors,
         "outcome": dict(outcome),
-        "p50_ms": _r(percentile(latencies, 50)),
-        "p95_ms": _r(percentile(latencies, 95)),
-        "max_ms": _r(max(latencies) if latencies else None),
+        "p50_ms": rounded(percentile(latencies, 50)),
+        "p95_ms": rounded(percentile(latencies, 95)),
+        "max_ms": rounded(max(latencies) if latencies else None),
     }
 
 
@@ -338,10 +320,6 @@ def measure_pages(
         }
     finally:
         server.stop()
-
-
-def _r(value: float | None, digits: int = 2) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 # --- one database -------------------------------------------------------------------------
@@ -702,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
     if sys.platform != "linux":
         print("benchmarks/archive.py reads /proc and needs Linux", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, _sigterm)
+    stop_on_sigterm()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = BENCH_DIR / f"archive-{stamp}"

@@ -24,9 +24,11 @@ import random
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from common import percentile, rounded
 
 USERS = ("manager1", "hq")
 PASSWORD = "demo1234"
@@ -42,14 +44,6 @@ KIND_HELP = {
 LIMIT = 10
 HIGHEST = "\U0010ffff"
 PAGE_CUSTOMERS = 100
-
-
-def percentile(values: Sequence[float], pct: float) -> float | None:
-    """Nearest-rank percentile."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
 
 
 @dataclass
@@ -83,23 +77,19 @@ class KindResult:
             "user": self.user,
             "kind": self.kind,
             "n": n,
-            "app_p50_ms": _r(app50),
-            "app_p95_ms": _r(app95),
-            "app_max_ms": _r(max(self.app_ms) if self.app_ms else None),
-            "sql_p50_ms": _r(sql50),
-            "sql_p95_ms": _r(sql95),
-            "ratio_p50": _r(app50 / sql50) if app50 and sql50 else None,
-            "ratio_p95": _r(app95 / sql95) if app95 and sql95 else None,
+            "app_p50_ms": rounded(app50, 3),
+            "app_p95_ms": rounded(app95, 3),
+            "app_max_ms": rounded(max(self.app_ms) if self.app_ms else None, 3),
+            "sql_p50_ms": rounded(sql50, 3),
+            "sql_p95_ms": rounded(sql95, 3),
+            "ratio_p50": rounded(app50 / sql50, 3) if app50 and sql50 else None,
+            "ratio_p95": rounded(app95 / sql95, 3) if app95 and sql95 else None,
             "app_avg_hits": round(self.app_hits / n, 2) if n else None,
             "sql_avg_rows": round(self.sql_rows / n, 2) if n else None,
             "app_found_pct": round(100 * self.app_found / n) if n else None,
             "sql_found_pct": round(100 * self.sql_found / n) if n else None,
             "truncated": self.truncated,
         }
-
-
-def _r(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 class Bench:

@@ -29,6 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import samples
+from common import run_measured
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -131,30 +134,13 @@ def rows(count: int, seed: int = 20261124):
 
 
 def write_xlsx(path: Path, count: int) -> None:
-    from openpyxl import Workbook
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("客户资料")
-    ws.append(["安途汽修 客户资料导出"])
-    ws.append(HEADERS)
-    for row in rows(count):
-        ws.append(row)
-    wb.save(path)
+    samples.write_xlsx(
+        path, rows(count), HEADERS, title="安途汽修 客户资料导出", sheet="客户资料", streaming=True
+    )
 
 
 def write_csv(path: Path, count: int) -> None:
-    import csv
-
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADERS)
-        for row in rows(count):
-            writer.writerow(
-                [
-                    v.isoformat() if isinstance(v, datetime.date) else ("" if v is None else v)
-                    for v in row
-                ]
-            )
+    samples.write_csv(path, rows(count), HEADERS)
 
 
 def bench_env(var: Path) -> dict:
@@ -173,15 +159,8 @@ def autocrm(*args: str) -> list[str]:
 
 def timed(cmd: list[str], env: dict, log: Path) -> tuple[int, float, float, str]:
     """Run ``cmd``; return (exit status, seconds, peak RSS in MB, stdout)."""
-    with open(log, "w+") as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        text = out.read()
-    return proc.returncode, seconds, usage.ru_maxrss / 1024, text
+    run = run_measured(cmd, env, log)
+    return run.returncode, run.seconds, run.peak_rss_mb, run.output
 
 
 def _postgres(url: str, statement: str) -> None:

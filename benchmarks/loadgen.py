@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+
+from common import percentile
 
 NO_BODY_STATUSES = {204, 304}
 
@@ -46,11 +47,7 @@ class RunStats:
 
     def percentile(self, pct: float) -> float | None:
         """Nearest-rank percentile of the successful latencies, in ms."""
-        if not self.latencies_ms:
-            return None
-        ordered = sorted(self.latencies_ms)
-        rank = max(1, math.ceil(pct / 100 * len(ordered)))
-        return ordered[rank - 1]
+        return percentile(self.latencies_ms, pct)
 
     def error_detail(self) -> dict[str, int]:
         """Non-200 statuses and transport failures, e.g. {"302": 3, "timeout": 1}."""

@@ -15,13 +15,13 @@ import platform
 import shlex
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import procinfo
+from common import git_revision, rounded, stop_on_sigterm
 from loadgen import RunStats, build_request, run_load
 from server import (
     HOST,
@@ -111,24 +111,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def git_revision() -> str:
-    try:
-        rev = subprocess.run(
-            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        rev = ""
-    return rev or "unknown"
-
-
 def measure(
     args: argparse.Namespace,
     server: Server,
@@ -182,10 +164,10 @@ def measure(
         "error_detail": stats.error_detail(),
         "seconds": round(stats.elapsed, 3),
         "rps": round(stats.rps, 1),
-        "p50_ms": _round(stats.percentile(50)),
-        "p95_ms": _round(stats.percentile(95)),
-        "p99_ms": _round(stats.percentile(99)),
-        "max_ms": _round(max(stats.latencies_ms) if stats.latencies_ms else None),
+        "p50_ms": rounded(stats.percentile(50)),
+        "p95_ms": rounded(stats.percentile(95)),
+        "p99_ms": rounded(stats.percentile(99)),
+        "max_ms": rounded(max(stats.latencies_ms) if stats.latencies_ms else None),
         "connects": stats.connects,
         "reconnects": stats.reconnects,
         "avg_body_bytes": round(stats.bytes_read / stats.ok) if stats.ok else 0,
@@ -197,10 +179,6 @@ def measure(
         "client_cpu_pct": pct(client_cpu),
         "other_cpu_pct": pct(busy - server_cpu - client_cpu),
     }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
 
 
 def _fmt(value: float | None, spec: str = ".1f") -> str:
@@ -457,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     if sys.platform != "linux":
         print("benchmarks/run.py reads /proc and needs Linux", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, _sigterm)
+    stop_on_sigterm()
     # Also when started in the background, where SIGINT is inherited as ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -3,13 +3,10 @@ row above the header, CSV in UTF-8 (with or without BOM) or GBK."""
 
 from __future__ import annotations
 
-import csv
-import io
 import zipfile
 from pathlib import Path
 
-from openpyxl import Workbook
-
+from benchmarks.samples import write_csv, write_xlsx
 from tests.customer_factories import bad_check_digit_vin
 
 HEADERS = [
@@ -50,26 +47,11 @@ SAMPLE = [
 
 
 def xlsx(path: Path, rows, headers=HEADERS, title: str | None = "客户资料", sheet="客户") -> Path:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = sheet
-    if title:
-        ws.append([title])
-    ws.append(list(headers))
-    for row in rows:
-        ws.append(list(row))
-    wb.save(path)
-    return path
+    return write_xlsx(path, rows, headers, title=title, sheet=sheet)
 
 
 def csv_file(path: Path, rows, headers=HEADERS, encoding="utf-8") -> Path:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
-    path.write_bytes(buffer.getvalue().encode(encoding))
-    return path
+    return write_csv(path, rows, headers, encoding=encoding)
 
 
 def with_macro(source: Path, target: Path) -> Path:
