@@ -7,6 +7,7 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -286,10 +287,16 @@ def arrive(actor: User, appt: Appointment, *, mileage_in=None) -> WorkOrder:
     return wo
 
 
-def conversion_rate(qs) -> float | None:
-    """Arrived ÷ bookings whose time has passed (cancelled ones excluded)."""
-    due = qs.filter(starts_at__lte=timezone.now()).exclude(status=A.CANCELLED)
-    total = due.count()
-    if not total:
-        return None
-    return due.filter(status=A.ARRIVED).count() / total
+def conversion(qs) -> dict:
+    """Bookings (cancelled ones excluded), arrivals, and the rate arrived ÷ bookings whose
+    time has passed — one query."""
+    past = Q(starts_at__lte=timezone.now())
+    figures = qs.exclude(status=A.CANCELLED).aggregate(
+        bookings=Count("id"),
+        arrived=Count("id", filter=Q(status=A.ARRIVED)),
+        due=Count("id", filter=past),
+        arrived_due=Count("id", filter=past & Q(status=A.ARRIVED)),
+    )
+    due, arrived_due = figures.pop("due"), figures.pop("arrived_due")
+    figures["rate"] = arrived_due / due if due else None
+    return figures

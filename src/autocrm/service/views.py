@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from autocrm.catalog.models import LabourItem, Part, ServicePackage
-from autocrm.core import scoping
 from autocrm.core.errors import Invalid, NotFound, ServiceError
 from autocrm.core.models import Store, User
 from autocrm.core.pagination import paginate
@@ -26,20 +25,16 @@ from autocrm.customers import selectors as customer_selectors
 from autocrm.service import appointments, selectors, services
 from autocrm.service.models import (
     Payment,
-    Recommendation,
     WorkOrder,
     WorkOrderLine,
 )
 
 PAGE_SIZE = 50
+PAYMENT_ROWS = 3  # payment lines on the settle form: a split payment of up to three methods
 
 
 def _refused(request, exc: ServiceError) -> None:
-    detail = "；".join(str(v) for v in exc.fields.values())
-    text = str(exc.message)
-    if detail and detail not in text:
-        text = f"{text} {detail}"
-    messages.error(request, text)
+    messages.error(request, exc.display_text)
 
 
 def _back(wo_or_pk):
@@ -169,6 +164,7 @@ def workorder_detail(request, pk):
         "lines": lines,
         "proposed": [ln for ln in lines if ln.approval == WorkOrderLine.Approval.PROPOSED],
         "media": list(wo.media.all()),
+        "payment_rows": range(PAYMENT_ROWS),
         "payments": list(wo.payments.all()),
         "events": list(wo.events.select_related("actor").order_by("-at", "-id")[:50]),
         "recommendations": selectors.open_recommendations(user, wo.vehicle_id).exclude(
@@ -182,13 +178,15 @@ def workorder_detail(request, pk):
         "channels": [c for c in WorkOrderLine.Channel.choices if c[0] != "link"],
         "methods": Payment.Method.choices,
         "qc_items": conf.qc_items,
-        "qc_last": wo.qc_checks.order_by("-created_at").first(),
         "discount_limit": conf.discount_limit,
         "estimate_total": estimate_total,
-        "actions": [a for a, (sources, _t) in services.ACTIONS.items() if wo.status in sources],
-        "action_labels": services.ACTION_LABELS,
+        "actions": [
+            (action, services.ACTION_LABELS[action])
+            for action, (sources, _target, _caps) in services.ACTIONS.items()
+            if wo.status in sources
+        ],
         "certificate": wo.repair_class in services.CERTIFICATE_CLASSES,
-        "show_phone": user.can("customer.phone"),
+        "can_cancel": wo.status in services.ACTIONS["cancel"][0],
     }
     return render(request, "service/workorder_detail.html", context)
 
@@ -321,7 +319,7 @@ def action(request, pk, name):
 
 def _payments_from(post) -> list[dict]:
     rows = []
-    for i in range(4):
+    for i in range(PAYMENT_ROWS):
         amount = (post.get(f"amount_{i}") or "").strip()
         if amount:
             rows.append(
@@ -399,9 +397,7 @@ def recommendation_add(request, pk, reco_id):
 @require_POST
 @capability_required("workorder.edit")
 def recommendation_dismiss(request, reco_id):
-    reco = scoping.scoped(Recommendation.objects.all(), request.user).filter(pk=reco_id).first()
-    if reco is None:
-        raise NotFound()
+    reco = selectors.get_recommendation(request.user, reco_id)
     try:
         services.dismiss_recommendation(request.user, reco, request.POST.get("reason", ""))
         messages.success(request, _("Recommendation dismissed."))
@@ -416,20 +412,18 @@ def recommendation_dismiss(request, reco_id):
 # --- appointments -------------------------------------------------------------------------
 
 
-def _store_choice(request) -> Store:
+def _store_choice(request) -> tuple[Store, list[Store]]:
+    """The store asked for (or the first one the user may see), and all of them."""
     stores = list(visible_stores(request.user, active=True))
     if not stores:
         raise NotFound()
-    wanted = request.GET.get("store") or request.POST.get("store")
-    for store in stores:
-        if str(store.pk) == str(wanted):
-            return store
-    return stores[0]
+    wanted = str(request.GET.get("store") or request.POST.get("store"))
+    return next((s for s in stores if str(s.pk) == wanted), stores[0]), stores
 
 
 @capability_required("appointment.view")
 def appointment_calendar(request):
-    store = _store_choice(request)
+    store, stores = _store_choice(request)
     day = parse_date(request.GET.get("date") or "") or timezone.localdate()
     view = "week" if request.GET.get("view") == "week" else "day"
     start = day - datetime.timedelta(days=day.weekday()) if view == "week" else day
@@ -446,14 +440,14 @@ def appointment_calendar(request):
     by_day = {d: [] for d in days}
     for appt in booked:
         by_day.setdefault(timezone.localtime(appt.starts_at).date(), []).append(appt)
-    rate = appointments.conversion_rate(
+    rate = appointments.conversion(
         selectors.appointments(request.user).filter(
             store=store, starts_at__gte=begin - datetime.timedelta(days=30)
         )
-    )
+    )["rate"]
     context = {
         "store": store,
-        "stores": list(visible_stores(request.user, active=True)),
+        "stores": stores,
         "day": day,
         "view": view,
         "days": [(d, by_day.get(d, [])) for d in days],
@@ -470,7 +464,7 @@ def appointment_calendar(request):
 @require_POST
 @capability_required("appointment.edit")
 def appointment_create(request):
-    store = _store_choice(request)
+    store, _stores = _store_choice(request)
     post = request.POST
     starts = _local_datetime(post.get("starts_at"))
     try:
