@@ -457,3 +457,13 @@ def test_no_lines_proposed_on_a_closed_order(world, car):
     with pytest.raises(Conflict):
         services.propose_from_results(world.advisor_a1, insp, [result.pk])
     assert not wo.lines.filter(name=result.name).exists()
+
+
+def test_survey_message_carries_the_full_link(world, car, settings):
+    settings.AUTOCRM_PUBLIC_URL = "https://crm.example.cn"
+    wo = open_order(world, car)
+    line = services.add_line(world.advisor_a1, wo, kind="labour", name="保养", unit_price=100)
+    services.record_approval(world.advisor_a1, wo, {line.pk: "approved"}, channel="phone")
+    finish(world, wo)
+    body = OutboxMessage.objects.get(purpose="work_order.survey").body
+    assert "https://crm.example.cn/c/s/" in body
