@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
+from autocrm.core import customfields
 from autocrm.core.api import page_of
 from autocrm.core.errors import Invalid, NotFound
 from autocrm.core.pagination import paginate
@@ -238,10 +239,16 @@ AppointmentPage = page_of(AppointmentOut)
 # --- helpers ------------------------------------------------------------------------------
 
 
-def wo_out(wo: WorkOrder) -> dict:
+def visible_keys(user) -> set[str]:
+    """Keys of the work-order custom fields this user may see (read once per request)."""
+    return {f.key for f in customfields.visible(user, "work_order")}
+
+
+def wo_out(wo: WorkOrder, keys: set[str]) -> dict:
     data = {f: getattr(wo, f, None) for f in WorkOrderOut.model_fields}
     data["plate"] = wo.vehicle.plate
     data["balance"] = wo.balance
+    data["custom"] = {k: v for k, v in (wo.custom or {}).items() if k in keys}
     return data
 
 
@@ -254,7 +261,7 @@ def line_out(line) -> dict:
 def detail_out(user, pk: int) -> dict:
     """The work order with its lines and payments, loaded once in a fixed number of queries."""
     wo = selectors.get_work_order(user, pk, for_page=True, media=False)
-    data = wo_out(wo)
+    data = wo_out(wo, visible_keys(user))
     data["lines"] = [line_out(ln) for ln in wo.lines.all()]
     data["payments"] = [
         {f: getattr(p, f) for f in PaymentOut.model_fields} for p in wo.payments.all()
@@ -296,7 +303,8 @@ def list_work_orders(
         if value is not None:
             qs = qs.filter(**{key: value})
     page = paginate(qs, cursor, limit, descending=True)
-    page["items"] = [wo_out(wo) for wo in page["items"]]
+    keys = visible_keys(request.user)
+    page["items"] = [wo_out(wo, keys) for wo in page["items"]]
     return page
 
 

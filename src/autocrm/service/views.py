@@ -16,13 +16,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from autocrm.catalog.models import LabourItem, Part, ServicePackage
+from autocrm.core import customfields
 from autocrm.core.errors import Invalid, NotFound, ServiceError
+from autocrm.core.forms import apply_service_error
 from autocrm.core.models import Store, User
 from autocrm.core.pagination import paginate
 from autocrm.core.selectors import visible_stores
 from autocrm.core.views import capability_required
 from autocrm.customers import selectors as customer_selectors
 from autocrm.service import appointments, selectors, services
+from autocrm.service.forms import WorkOrderCustomForm
 from autocrm.service.models import (
     Payment,
     WorkOrder,
@@ -110,10 +113,13 @@ def workorder_create(request):
         "store": request.POST.get("store", ""),
         "advisor": request.POST.get("advisor", ""),
     }
+    custom = WorkOrderCustomForm(request.POST or None, user=user)
     if request.method == "POST":
         promised = _local_datetime(values["promised_at"])
         if promised == "invalid":
             errors["promised_at"] = _("Enter the promised date and time.")
+        elif not custom.is_valid():
+            errors["form"] = _("Some fields are not valid.")
         else:
             try:
                 wo = services.create_work_order(
@@ -124,10 +130,12 @@ def workorder_create(request):
                     complaint=values["complaint"],
                     promised_at=promised,
                     advisor_id=values["advisor"] or None,
+                    custom=custom.custom_data(),
                 )
                 messages.success(request, _("Work order %(number)s opened.") % {"number": wo})
                 return _back(wo)
             except ServiceError as exc:
+                apply_service_error(custom, exc)
                 errors = dict(exc.fields) or {"form": exc.message}
                 existing = exc.extra.get("existing_id")
                 if existing:
@@ -138,6 +146,7 @@ def workorder_create(request):
         "advisors": advisors,
         "values": values,
         "errors": errors,
+        "form": custom,
         "recommendations": selectors.open_recommendations(user, vehicle.pk),
     }
     return render(request, "service/workorder_form.html", context, status=422 if errors else 200)
@@ -187,6 +196,8 @@ def workorder_detail(request, pk):
         ],
         "certificate": wo.repair_class in services.CERTIFICATE_CLASSES,
         "can_cancel": wo.status in services.ACTIONS["cancel"][0],
+        "custom_rows": customfields.display(user, "work_order", wo.custom),
+        "form": WorkOrderCustomForm(user=user, values=wo.custom),
     }
     return render(request, "service/workorder_detail.html", context)
 
@@ -208,6 +219,10 @@ def workorder_update(request, pk):
         promised = _local_datetime(request.POST.get("promised_at"))
         if promised == "invalid":
             raise Invalid(fields={"promised_at": _("Enter the promised date and time.")})
+        custom = WorkOrderCustomForm(request.POST, user=request.user, values=wo.custom)
+        if not custom.is_valid():
+            raise Invalid(fields={k: " ".join(v) for k, v in custom.errors.items()})
+        data = {"custom": custom.custom_data()} if custom.custom_names else {}
         services.update_work_order(
             request.user,
             wo,
@@ -215,6 +230,7 @@ def workorder_update(request, pk):
             complaint=request.POST.get("complaint", wo.complaint),
             promised_at=promised,
             old_parts_returned=request.POST.get("old_parts_returned") == "on",
+            **data,
         )
 
     return _post_action(request, pk, call, _("Saved."))
