@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Count, F, Max, Min, Sum
 
 from autocrm.catalog.models import LabourItem, Part, ServicePackage
+from autocrm.catalog.pricing import line_amount
 from autocrm.core import demo as core_demo
 from autocrm.core.demo import load_demo
 from autocrm.core.models import Organization
@@ -31,7 +32,6 @@ from autocrm.service.models import (
     WorkOrderCounter,
     WorkOrderLine,
 )
-from autocrm.service.services import line_amount
 from autocrm.workflow.models import DEFAULT_STAGES, Stage, StageVisit
 
 CENT = Decimal("0.01")

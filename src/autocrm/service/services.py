@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from autocrm.catalog.models import Category, LabourItem, Part, RepairClass, ServicePackage
+from autocrm.catalog.pricing import line_amount
 from autocrm.catalog.selectors import line_for, package_lines
 from autocrm.catalog.services import MAX_QUANTITY
 from autocrm.core import audit, customfields, events, scoping
@@ -110,11 +111,6 @@ def _quantity(value) -> Decimal:
     if error:
         raise Invalid(fields={"quantity": error})
     return qty
-
-
-def line_amount(quantity: Decimal, price: Decimal, discount_pct: Decimal) -> Decimal:
-    gross = quantity * price
-    return (gross * (Decimal(100) - discount_pct) / Decimal(100)).quantize(CENT, ROUND_HALF_UP)
 
 
 def settings_for(store_id: int) -> ServiceSettings:
