@@ -95,7 +95,7 @@ def submit_survey(link_or_work_order, **scores) -> Survey:
 def _submit(wo, scores: dict) -> Survey:
     from autocrm.service.models import WorkOrder
 
-    if wo.status not in (WorkOrder.Status.SETTLED, WorkOrder.Status.CLOSED):
+    if wo.status not in WorkOrder.FINISHED_STATUSES:
         raise Conflict(_("The visit is not finished yet."), code="not_finished")
     if Survey.objects.filter(work_order=wo).exists():
         raise Conflict(_("You have already rated this visit. Thank you!"), code="already_submitted")

@@ -544,11 +544,7 @@ def _links_context(request, wo: WorkOrder, sent=None) -> dict:
         "purposes": [
             (P.ESTIMATE, _("Send approval link"), wo.is_open),
             (P.PROGRESS, _("Send progress link"), wo.status != WorkOrder.Status.CANCELLED),
-            (
-                P.SURVEY,
-                _("Send survey"),
-                wo.status in (WorkOrder.Status.SETTLED, WorkOrder.Status.CLOSED),
-            ),
+            (P.SURVEY, _("Send survey"), wo.status in WorkOrder.FINISHED_STATUSES),
         ],
     }
 
@@ -571,7 +567,7 @@ def send_link(request, pk, purpose):
         raise Http404
     if purpose == P.ESTIMATE and not wo.is_open:
         raise Conflict(_("This work order can no longer be changed."))
-    if purpose == P.SURVEY and wo.status not in (WorkOrder.Status.SETTLED, WorkOrder.Status.CLOSED):
+    if purpose == P.SURVEY and wo.status not in WorkOrder.FINISHED_STATUSES:
         raise Conflict(_("The survey is sent after settlement."))
     path = SENDERS[purpose](wo)
     url = request.build_absolute_uri(path)
