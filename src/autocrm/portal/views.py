@@ -10,11 +10,10 @@ from functools import wraps
 
 from django.contrib import messages
 from django.core import signing
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -30,6 +29,7 @@ from autocrm.portal import services
 from autocrm.portal.models import PortalLink
 from autocrm.service import appointments, notify, selectors
 from autocrm.service import services as shop
+from autocrm.service.media import media_response
 from autocrm.service.models import Appointment, InspectionResult, Media, WorkOrder, WorkOrderLine
 
 P = PortalLink.Purpose
@@ -70,12 +70,6 @@ def link_page(purpose: str):
     return decorator
 
 
-def _load(link: PortalLink) -> WorkOrder:
-    return WorkOrder.objects.select_related("store", "customer", "vehicle", "stage").get(
-        pk=link.work_order_id
-    )
-
-
 def _photo_urls(media: Media, name: str, token: str) -> Media:
     base = reverse(name, args=[token, media.token])
     media.thumb_url = base
@@ -87,7 +81,7 @@ def _photo_urls(media: Media, name: str, token: str) -> Media:
 
 
 def _estimate_context(link: PortalLink, token: str) -> dict:
-    wo = _load(link)
+    wo = link.work_order
     shared = [
         _photo_urls(m, "portal_estimate_photo", token)
         for m in Media.objects.filter(work_order=wo, shared=True).order_by("created_at", "id")
@@ -199,7 +193,7 @@ STATUS_LABELS = {
 
 
 def _progress_context(link: PortalLink, token: str) -> dict:
-    wo = _load(link)
+    wo = link.work_order
     order = [s for s, _label in STEPS]
     status = WorkOrder.Status.SETTLED if wo.status == WorkOrder.Status.CLOSED else wo.status
     current = order.index(status) if status in order else -1
@@ -241,21 +235,14 @@ def progress_live(request, link, token):
 
 
 def _photo(request, link, media_token):
+    """A photo the shop shared on this link's work order (the thumbnail unless ``?full=1``)."""
     media = Media.objects.filter(
         token=media_token, work_order_id=link.work_order_id, shared=True
     ).first()
     if media is None:
         raise Http404
-    wanted = media.file if request.GET.get("full") or not media.thumbnail else media.thumbnail
-    try:
-        handle = wanted.open("rb")
-    except (FileNotFoundError, ValueError):
-        raise Http404 from None
-    content_type = "image/jpeg" if wanted is media.thumbnail else media.content_type
-    response = FileResponse(handle, content_type=content_type or "application/octet-stream")
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    thumb = not request.GET.get("full") and bool(media.thumbnail)
+    return media_response(media, thumb, request=request)
 
 
 @require_GET
@@ -274,7 +261,7 @@ def progress_photo(request, link, token, media_token):
 
 
 def _survey_context(link: PortalLink, values=None, errors=None) -> dict:
-    wo = _load(link)
+    wo = link.work_order
     values = values or {}
     errors = errors or {}
     dimensions = [
@@ -513,16 +500,6 @@ SENDERS = {
 }
 
 
-def _back(request, wo: WorkOrder) -> str:
-    try:
-        return reverse("workorder_detail", args=[wo.pk])
-    except NoReverseMatch:
-        referer = request.META.get("HTTP_REFERER", "")
-        if url_has_allowed_host_and_scheme(referer, {request.get_host()}, request.is_secure()):
-            return referer
-        return "/"
-
-
 def _links_context(request, wo: WorkOrder, sent=None) -> dict:
     now = timezone.now()
     active = [
@@ -579,4 +556,4 @@ def send_link(request, pk, purpose):
         messages.warning(
             request, _("The owner has no mobile number; copy this link: %(url)s") % {"url": url}
         )
-    return redirect(_back(request, wo))
+    return redirect("workorder_detail", wo.pk)
