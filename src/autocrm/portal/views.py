@@ -28,9 +28,15 @@ from autocrm.feedback.models import LOW_REASONS, Survey
 from autocrm.portal import services
 from autocrm.portal.models import PortalLink
 from autocrm.service import appointments, notify, selectors
-from autocrm.service import services as shop
 from autocrm.service.media import media_response
-from autocrm.service.models import Appointment, InspectionResult, Media, WorkOrder, WorkOrderLine
+from autocrm.service.models import (
+    Appointment,
+    InspectionResult,
+    Media,
+    ServiceSettings,
+    WorkOrder,
+    WorkOrderLine,
+)
 
 P = PortalLink.Purpose
 CENT = Decimal("0.01")
@@ -70,6 +76,12 @@ def link_page(purpose: str):
     return decorator
 
 
+def _public_settings(store: Store) -> ServiceSettings:
+    """The store's settings for a page anyone may open: the defaults, unsaved, when the store
+    has no row yet (reading a public page never writes)."""
+    return ServiceSettings.objects.filter(store_id=store.pk).first() or ServiceSettings(store=store)
+
+
 def _photo_urls(media: Media, name: str, token: str) -> Media:
     base = reverse(name, args=[token, media.token])
     media.thumb_url = base
@@ -105,7 +117,7 @@ def _estimate_context(link: PortalLink, token: str) -> dict:
     for ln in lines:
         ln.photos = by_line.get(ln.pk, [])
     proposed = [ln for ln in lines if ln.approval == WorkOrderLine.Approval.PROPOSED]
-    rate = shop.settings_for(wo.store_id).tax_rate
+    rate = _public_settings(wo.store).tax_rate
     return {
         "link": link,
         "wo": wo,
@@ -330,19 +342,34 @@ def _org(org_code: str) -> Organization:
     return org
 
 
-def _bookable_stores(org: Organization):
-    return [
-        s
-        for s in Store.objects.filter(org=org, is_active=True).order_by("name")
-        if shop.settings_for(s.pk).online_booking
-    ]
+def _bookable_stores(org: Organization) -> list[Store]:
+    """The org's stores taking online bookings, in one query (a store without settings takes
+    them: that is the default)."""
+    return list(
+        Store.objects.filter(org=org, is_active=True)
+        .exclude(service_settings__online_booking=False)
+        .order_by("name")
+    )
 
 
-def _store(org: Organization, store_code: str) -> Store:
-    store = Store.objects.filter(org=org, code=store_code, is_active=True).first()
-    if store is None or not shop.settings_for(store.pk).online_booking:
+def _store(org: Organization, store_code: str) -> tuple[Store, ServiceSettings]:
+    """The store and its settings, read once for the whole request. A store without a settings
+    row gets the defaults unsaved: an anonymous visitor never writes."""
+    store = (
+        Store.objects.select_related("service_settings")
+        .filter(org=org, code=store_code, is_active=True)
+        .first()
+    )
+    if store is None:
         raise NotFound(_("This store does not take online bookings."))
-    return store
+    try:
+        conf = store.service_settings
+    except ServiceSettings.DoesNotExist:
+        conf = ServiceSettings(store=store)
+    if not conf.online_booking:
+        raise NotFound(_("This store does not take online bookings."))
+    store.org = org
+    return store, conf
 
 
 @require_GET
@@ -358,8 +385,7 @@ def book_stores(request, org_code):
     return render(request, "portal/book_stores.html", {"org": org, "stores": stores})
 
 
-def _days(store: Store) -> list[datetime.date]:
-    conf = shop.settings_for(store.pk)
+def _days(conf: ServiceSettings) -> list[datetime.date]:
     today = timezone.localdate()
     return [today + datetime.timedelta(days=i) for i in range(conf.booking_days + 1)]
 
@@ -383,8 +409,9 @@ def _slot_choices(store: Store, day: datetime.date) -> list[dict]:
     ]
 
 
-def _booking_context(store: Store, day: datetime.date, values=None, errors=None) -> dict:
-    days = _days(store)
+def _booking_context(
+    store: Store, days: list[datetime.date], day: datetime.date, values=None, errors=None
+) -> dict:
     slots = _slot_choices(store, day)
     return {
         "store": store,
@@ -405,13 +432,13 @@ def _booking_context(store: Store, day: datetime.date, values=None, errors=None)
 @require_http_methods(["GET", "POST"])
 def book(request, org_code, store_code):
     try:
-        store = _store(_org(org_code), store_code)
+        store, conf = _store(_org(org_code), store_code)
     except NotFound as exc:
         return _error(request, exc)
-    days = _days(store)
+    days = _days(conf)
     if request.method == "GET":
         day = _parse_day(request.GET.get("day"), days)
-        return render(request, "portal/book.html", _booking_context(store, day))
+        return render(request, "portal/book.html", _booking_context(store, days, day))
     values = {
         k: request.POST.get(k, "").strip()
         for k in ("day", "slot", "name", "mobile", "plate", "package", "note")
@@ -421,7 +448,10 @@ def book(request, org_code, store_code):
     if request.POST.get("website"):  # a field people never see: only robots fill it in
         errors["form"] = _("Your booking could not be taken. Please call the store.")
         return render(
-            request, "portal/book.html", _booking_context(store, day, values, errors), status=400
+            request,
+            "portal/book.html",
+            _booking_context(store, days, day, values, errors),
+            status=400,
         )
     starts_at = None
     try:
@@ -457,7 +487,7 @@ def book(request, org_code, store_code):
             errors["starts_at"] = str(exc.message)
         elif not exc.fields:
             errors["form"] = str(exc.message)
-        context = _booking_context(store, day, values, errors)
+        context = _booking_context(store, days, day, values, errors)
         return render(request, "portal/book.html", context, status=exc.status)
     ref = signing.dumps(appt.pk, salt=BOOKING_SALT)
     return redirect("portal_book_done", org_code=org_code, store_code=store_code, ref=ref)
@@ -467,17 +497,18 @@ def book(request, org_code, store_code):
 def book_slots(request, org_code, store_code):
     """The time buttons of one day (htmx swaps them in when the day changes)."""
     try:
-        store = _store(_org(org_code), store_code)
+        store, conf = _store(_org(org_code), store_code)
     except NotFound as exc:
         return _error(request, exc)
-    day = _parse_day(request.GET.get("day"), _days(store))
-    return render(request, "portal/_slots.html", _booking_context(store, day))
+    days = _days(conf)
+    day = _parse_day(request.GET.get("day"), days)
+    return render(request, "portal/_slots.html", _booking_context(store, days, day))
 
 
 @require_GET
 def book_done(request, org_code, store_code, ref):
     try:
-        store = _store(_org(org_code), store_code)
+        store, _conf = _store(_org(org_code), store_code)
         pk = signing.loads(ref, salt=BOOKING_SALT, max_age=7 * 24 * 3600)
         appt = Appointment.objects.select_related("package").get(pk=pk, store=store)
     except (NotFound, signing.BadSignature, Appointment.DoesNotExist) as exc:
