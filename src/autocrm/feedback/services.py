@@ -12,12 +12,9 @@ from autocrm.core.errors import Conflict, Invalid, NotFound
 from autocrm.core.models import User
 from autocrm.core.services import require
 from autocrm.core.validators import tidy_prose
-from autocrm.feedback.models import LOW_REASONS, Survey
+from autocrm.feedback.models import DIMENSION_NAMES, LOW_NPS, LOW_REASONS, LOW_STARS, Survey
 
-DIMENSIONS = ("timeliness", "professionalism", "attitude", "result")
 REASON_CODES = {code for code, _label in LOW_REASONS}
-LOW_NPS = 6  # detractors: 0–6
-LOW_STARS = 3
 MAX_COMMENT = 1000
 
 
@@ -53,7 +50,7 @@ def clean_scores(data: dict) -> dict:
         errors,
     )
     stars = {}
-    for name in DIMENSIONS:
+    for name in DIMENSION_NAMES:
         stars[name] = _score(
             data.get(name),
             1,
@@ -100,7 +97,7 @@ def _submit(wo, scores: dict) -> Survey:
     if Survey.objects.filter(work_order=wo).exists():
         raise Conflict(_("You have already rated this visit. Thank you!"), code="already_submitted")
     clean = clean_scores(scores)
-    low = is_low(clean["nps"], {d: clean[d] for d in DIMENSIONS})
+    low = is_low(clean["nps"], {d: clean[d] for d in DIMENSION_NAMES})
     try:
         with transaction.atomic():
             survey = Survey.objects.create(

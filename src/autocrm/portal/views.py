@@ -24,7 +24,14 @@ from autocrm.core.models import Organization, Store
 from autocrm.core.validators import mask_mobile
 from autocrm.core.views import capability_required
 from autocrm.feedback import services as feedback
-from autocrm.feedback.models import LOW_REASONS, Survey
+from autocrm.feedback.models import (
+    DIMENSION_NAMES,
+    DIMENSIONS,
+    LOW_NPS,
+    LOW_REASONS,
+    LOW_STARS,
+    Survey,
+)
 from autocrm.portal import services
 from autocrm.portal.models import PortalLink
 from autocrm.service import appointments, notify, selectors
@@ -278,12 +285,7 @@ def _survey_context(link: PortalLink, values=None, errors=None) -> dict:
     errors = errors or {}
     dimensions = [
         {"name": name, "label": label, "value": values.get(name, ""), "error": errors.get(name)}
-        for name, label in (
-            ("timeliness", _("On time")),
-            ("professionalism", _("Professional work")),
-            ("attitude", _("Friendly service")),
-            ("result", _("Result of the repair")),
-        )
+        for name, label in DIMENSIONS
     ]
     return {
         "link": link,
@@ -295,34 +297,33 @@ def _survey_context(link: PortalLink, values=None, errors=None) -> dict:
         "nps_range": range(11),
         "star_range": range(1, 6),
         "reasons": LOW_REASONS,
+        "low_nps": LOW_NPS,
+        "low_stars": LOW_STARS,
         "done": False,
     }
+
+
+def _survey_done(request, link, *, already: bool, status: int = 200) -> HttpResponse:
+    context = _survey_context(link)
+    context.update(done=True, already=already)
+    return render(request, "portal/survey.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
 @link_page(P.SURVEY)
 def survey(request, link, token):
-    if Survey.objects.filter(work_order_id=link.work_order_id).exists():
-        context = _survey_context(link)
-        context.update(done=True, already=request.method == "POST" or "thanks" not in request.GET)
-        return render(
-            request, "portal/survey.html", context, status=409 if request.method == "POST" else 200
-        )
     if request.method == "GET":
+        if Survey.objects.filter(work_order_id=link.work_order_id).exists():
+            return _survey_done(request, link, already="thanks" not in request.GET)
         services.mark_opened(link)
         return render(request, "portal/survey.html", _survey_context(link))
-    values = {
-        "nps": request.POST.get("nps", ""),
-        "timeliness": request.POST.get("timeliness", ""),
-        "professionalism": request.POST.get("professionalism", ""),
-        "attitude": request.POST.get("attitude", ""),
-        "result": request.POST.get("result", ""),
-        "reasons": request.POST.getlist("reasons"),
-        "comment": request.POST.get("comment", ""),
-    }
+    values = {name: request.POST.get(name, "") for name in ("nps", *DIMENSION_NAMES, "comment")}
+    values["reasons"] = request.POST.getlist("reasons")
     try:
         feedback.submit_survey(link, **values)
     except ServiceError as exc:
+        if exc.code == "already_submitted":
+            return _survey_done(request, link, already=True, status=409)
         if exc.status not in (409, 422):
             raise
         errors = {k: str(v) for k, v in exc.fields.items()}
