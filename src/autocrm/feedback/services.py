@@ -7,9 +7,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from autocrm.core import audit, events, scoping
+from autocrm.core import audit, events
 from autocrm.core.errors import Conflict, Invalid, NotFound
 from autocrm.core.models import User
+from autocrm.core.scoping import require_visible
 from autocrm.core.services import require
 from autocrm.core.validators import tidy_prose
 from autocrm.feedback.models import DIMENSION_NAMES, LOW_NPS, LOW_REASONS, LOW_STARS, Survey
@@ -127,8 +128,7 @@ def _submit(wo, scores: dict) -> Survey:
 def handle_survey(actor: User, survey: Survey, *, note: str) -> Survey:
     """A manager records what was done about a low score (called back, refund, redo…)."""
     require(actor, "survey.handle")
-    if survey.org_id != actor.org_id or not scoping.can_see_store(actor, survey.store_id):
-        raise NotFound()
+    require_visible(actor, survey)
     survey = Survey.objects.select_for_update().get(pk=survey.pk)
     if survey.handled_at is not None:
         who = survey.handled_by.display_name if survey.handled_by_id else _("someone else")
