@@ -31,6 +31,7 @@ from autocrm.service.models import (
     WorkOrderCounter,
     WorkOrderLine,
 )
+from autocrm.service.services import line_amount
 from autocrm.workflow.models import DEFAULT_STAGES, Stage, StageVisit
 
 CENT = Decimal("0.01")
@@ -107,7 +108,7 @@ def test_line_amounts_and_totals_add_up(demo):
     for wo_id, category, approval, qty, price, pct, amount in WorkOrderLine.objects.values_list(
         "work_order", "category", "approval", "quantity", "unit_price", "discount_pct", "amount"
     ):
-        expected = (qty * price * (1 - pct / 100)).quantize(CENT, ROUND_HALF_UP)
+        expected = line_amount(qty, price, pct)
         assert amount == expected
         if approval != "approved":
             continue
