@@ -75,18 +75,20 @@ def test_chain_page_reads_settings_in_one_query_and_writes_none(world):
     assert len(captured) <= 3  # the org, the stores with their settings; never one per store
 
 
-def test_store_page_reads_the_settings_once(world):
-    """The page reads the store's settings once and passes them down (the slots' own read in
-    service.appointments is the other one)."""
+def test_store_page_reads_the_settings_once_and_writes_none(world):
+    """The store is read with its settings and they are passed down (to the slots too); a
+    store without a settings row shows the defaults and the visit saves nothing."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    shop.settings_for(world.a1.pk)
+    from autocrm.service.models import ServiceSettings
+
+    ServiceSettings.objects.filter(store=world.a1).delete()
     with CaptureQueriesContext(connection) as captured:
         r = Client().get(book_path(world), {"day": TOMORROW.isoformat()})
-    assert r.status_code == 200
-    reads = [q for q in captured if 'FROM "service_servicesettings"' in q["sql"]]
-    assert len(reads) <= 2
+    assert r.status_code == 200 and "09:30" in r.content.decode()
+    assert not ServiceSettings.objects.filter(store=world.a1).exists()
+    assert not [q for q in captured if 'FROM "service_servicesettings"' in q["sql"]]
 
 
 def test_unknown_org_or_store_is_a_friendly_404(world):

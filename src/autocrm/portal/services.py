@@ -203,7 +203,7 @@ def save_signature(link: PortalLink, data_url: str) -> PortalLink:
     """The owner's finger signature on the estimate, kept once per link."""
     if link.purpose != PortalLink.Purpose.ESTIMATE:
         raise NotFound()
-    from autocrm.service.services import _event as log_event
+    from autocrm.service.services import log_event
 
     value = clean_signature(data_url)
     wo = link.work_order

@@ -399,25 +399,25 @@ def _parse_day(value, days: list[datetime.date]) -> datetime.date:
     return day if day in days else days[0]
 
 
-def _slot_choices(store: Store, day: datetime.date) -> list[dict]:
+def _slot_choices(store: Store, conf: ServiceSettings, day: datetime.date) -> list[dict]:
     return [
         {
             "value": timezone.localtime(s["starts_at"]).strftime("%H:%M"),
             "left": s["left"],
             "disabled": s["past"] or s["left"] <= 0,
         }
-        for s in appointments.slots(store, day)
+        for s in appointments.slots(store, day, conf=conf)
     ]
 
 
 def _booking_context(
-    store: Store, days: list[datetime.date], day: datetime.date, values=None, errors=None
+    store: Store, conf: ServiceSettings, day: datetime.date, values=None, errors=None
 ) -> dict:
-    slots = _slot_choices(store, day)
+    slots = _slot_choices(store, conf, day)
     return {
         "store": store,
         "org": store.org,
-        "days": days,
+        "days": _days(conf),
         "day": day,
         "slots": slots,
         "any_free": any(not s["disabled"] for s in slots),
@@ -439,7 +439,7 @@ def book(request, org_code, store_code):
     days = _days(conf)
     if request.method == "GET":
         day = _parse_day(request.GET.get("day"), days)
-        return render(request, "portal/book.html", _booking_context(store, days, day))
+        return render(request, "portal/book.html", _booking_context(store, conf, day))
     values = {
         k: request.POST.get(k, "").strip()
         for k in ("day", "slot", "name", "mobile", "plate", "package", "note")
@@ -451,7 +451,7 @@ def book(request, org_code, store_code):
         return render(
             request,
             "portal/book.html",
-            _booking_context(store, days, day, values, errors),
+            _booking_context(store, conf, day, values, errors),
             status=400,
         )
     starts_at = None
@@ -488,7 +488,7 @@ def book(request, org_code, store_code):
             errors["starts_at"] = str(exc.message)
         elif not exc.fields:
             errors["form"] = str(exc.message)
-        context = _booking_context(store, days, day, values, errors)
+        context = _booking_context(store, conf, day, values, errors)
         return render(request, "portal/book.html", context, status=exc.status)
     ref = signing.dumps(appt.pk, salt=BOOKING_SALT)
     return redirect("portal_book_done", org_code=org_code, store_code=store_code, ref=ref)
@@ -503,7 +503,7 @@ def book_slots(request, org_code, store_code):
         return _error(request, exc)
     days = _days(conf)
     day = _parse_day(request.GET.get("day"), days)
-    return render(request, "portal/_slots.html", _booking_context(store, days, day))
+    return render(request, "portal/_slots.html", _booking_context(store, conf, day))
 
 
 @require_GET

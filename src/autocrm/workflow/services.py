@@ -24,9 +24,7 @@ from autocrm.core.selectors import get_store
 from autocrm.core.services import require
 from autocrm.core.validators import normalize_text
 from autocrm.service.models import WorkOrder
-from autocrm.service.services import _event as log_event
-from autocrm.service.services import _touch as touch
-from autocrm.service.services import check_version
+from autocrm.service.services import check_version, log_event, touch
 from autocrm.workflow import selectors
 from autocrm.workflow.models import DEFAULT_STAGES, Stage, StageVisit
 from autocrm.workflow.selectors import Board
