@@ -583,7 +583,9 @@ def send_link(request, pk, purpose):
     if request.htmx:
         return render(request, "portal/_links.html", _links_context(request, wo, sent=url))
     if wo.customer.mobile:
-        messages.success(request, _("Link sent to the owner by SMS: %(url)s") % {"url": url})
+        messages.success(
+            request, _("Text message with the link queued for the owner: %(url)s") % {"url": url}
+        )
     else:
         messages.warning(
             request, _("The owner has no mobile number; copy this link: %(url)s") % {"url": url}
