@@ -54,9 +54,7 @@ def fill(store, count: int, rng: random.Random) -> int:
     services.ensure_default_stages(store)
     stages = list(Stage.objects.filter(store=store, is_active=True).order_by("sort"))
     advisors = list(User.objects.filter(stores=store, is_active=True)[:5]) or [None]
-    open_now = WorkOrder.objects.filter(store=store).exclude(
-        status__in=["settled", "closed", "cancelled"]
-    )
+    open_now = WorkOrder.objects.filter(store=store).exclude(status__in=WorkOrder.CLOSED_STATUSES)
     missing = max(0, count - open_now.count())
     now = timezone.now()
     brands = [("丰田", "凯美瑞"), ("本田", "雅阁"), ("大众", "帕萨特"), ("比亚迪", "汉 EV")]

@@ -85,3 +85,15 @@ def send_json(client: Client, method: str, path: str, body=None):
 @pytest.fixture
 def login():
     return client_for
+
+
+@pytest.fixture
+def link_path():
+    """``link_path(work_order, purpose)``: the path of a new owner's link (portal, feedback)."""
+    from autocrm.portal import services as links
+
+    def make(wo, purpose: str) -> str:
+        _link, token = links.issue_link(wo, purpose)
+        return links.link_path(purpose, token)
+
+    return make

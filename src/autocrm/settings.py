@@ -204,6 +204,9 @@ CONTENT_SECURITY_POLICY = (
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
 )
 
+# The address car owners reach this server at: links in their text messages are absolute.
+AUTOCRM_PUBLIC_URL = os.environ.get("AUTOCRM_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
 # Request bodies: refuse oversized uploads early with a clear message.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("AUTOCRM_MAX_BODY_BYTES", 2 * 1024 * 1024))
 AUTOCRM_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE

@@ -8,8 +8,9 @@ import pytest
 
 from autocrm.catalog import selectors
 from autocrm.catalog.models import PackageItem, StorePrice
-from autocrm.catalog.pricing import unit_price
+from autocrm.catalog.pricing import line_amount, unit_price
 from autocrm.core.errors import NotFound
+from autocrm.core.selectors import get_store
 from tests import service_factories as sf
 
 
@@ -72,6 +73,29 @@ class TestPackageLines:
             "268.00"
         )
 
+    def test_a_package_is_priced_in_one_query(self, world, django_assert_max_num_queries):
+        package = sf.package(world.org)
+        for n in range(4):
+            part = sf.part(world.org, name=f"滤清器{n}", price="10")
+            PackageItem.objects.create(package=package, part=part, quantity=1, sort=10 + n)
+            StorePrice.objects.create(store=world.a1, part=part, price=9)
+        package = selectors.get_package(world.hq, package.pk)  # items prefetched
+        with django_assert_max_num_queries(1):
+            lines = selectors.package_lines(world.a1.pk, "", package)
+        assert len(lines) == 6
+        assert [line["unit_price"] for line in lines[2:]] == [Decimal("9.00")] * 4
+        with django_assert_max_num_queries(4):  # store, package, its items, the prices
+            result = selectors.quote(world.hq, world.a1.pk, "", package_id=package.pk)
+        assert result["total"] == Decimal("384.00")
+
+    def test_line_amount_rounds_half_up_after_the_discount(self):
+        assert line_amount(Decimal("3"), Decimal("33.335")) == Decimal("100.01")
+        assert line_amount(Decimal("1"), Decimal("0.125")) == Decimal("0.13")
+        assert line_amount(Decimal("2"), Decimal("100"), Decimal("15")) == Decimal("170.00")
+        assert line_amount(Decimal("1"), Decimal("10.05"), Decimal("50")) == Decimal("5.03")
+        line = {"quantity": Decimal("1"), "unit_price": Decimal("0.125")}
+        assert selectors.line_amount(line) == Decimal("0.13")
+
     def test_lines_build_work_order_lines(self, world):
         from autocrm.service.models import WorkOrderLine
 
@@ -131,14 +155,14 @@ class TestLists:
         other = sf.labour(world.org, name="喷漆")
         StorePrice.objects.create(store=world.a1, labour=labour, price=1)
         StorePrice.objects.create(store=world.a2, labour=other, price=2)
-        store = selectors.price_store(world.manager_a1, world.a1.pk)
+        store = get_store(world.manager_a1, world.a1.pk)
         rows = selectors.price_list(world.manager_a1, store, "labour", [labour, other])
         assert [(r.item, r.price) for r in rows] == [(labour, Decimal("1")), (other, other.price)]
         assert [r.labour for r in selectors.store_prices(world.manager_a1, store)] == [labour]
         with pytest.raises(NotFound):
-            selectors.price_store(world.manager_a1, world.a2.pk)
+            get_store(world.manager_a1, world.a2.pk)
         with pytest.raises(NotFound):
-            selectors.price_store(world.other_admin, world.a1.pk)
+            get_store(world.other_admin, world.a1.pk)
 
     def test_level_names(self, world):
         from tests import customer_factories as cf

@@ -35,6 +35,13 @@ def html_lang(page: Page) -> str:
     return page.get_attribute("html", "lang") or ""
 
 
+def page_width(page: Page) -> int:
+    """How wide the page is laid out: more than the viewport means it scrolls sideways."""
+    return page.evaluate(
+        "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+    )
+
+
 def path_of(page: Page) -> str:
     return urlsplit(page.url).path
 

@@ -1,6 +1,7 @@
 """A store manager opens the job board, moves one car to the next column with the "Move to…"
 menu and another by dragging its card, sees both in their new columns without a page reload,
-and each work order's history has the move. On a phone the board scrolls inside itself."""
+and each work order's history has the move. On a phone the board scrolls inside itself, and a
+move of a card someone else just changed is refused on the board itself."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import pytest
 from playwright.sync_api import expect
 
 from autocrm.core.models import Store
-from autocrm.service.models import WorkOrderEvent
+from autocrm.service.models import WorkOrder, WorkOrderEvent
 from autocrm.workflow.models import StageVisit
-from tests.e2e.helpers import login, nav, path_of
+from tests.e2e.helpers import login, nav, page_width, path_of
 from tests.workflow.helpers import order_in, stages_of
 
 pytestmark = pytest.mark.e2e
@@ -85,7 +86,7 @@ def test_board_on_a_phone_moves_with_the_menu(new_context, demo):
     page = new_context(viewport={"width": 375, "height": 740}, has_touch=True).new_page()
     login(page, "tech1")
     page.goto("/board/")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page_width(page) <= 375
     card = card_in(page, stages[0], wo)
     # By keyboard: Enter opens the menu on its first choice, Escape closes it again.
     opener = card.locator("[data-testid=move-menu]")
@@ -102,5 +103,18 @@ def test_board_on_a_phone_moves_with_the_menu(new_context, demo):
     card.locator("[data-testid=move-to]", has_text=stages[1].name).tap()
     expect(card_in(page, stages[1], wo)).to_be_attached()
     expect(column_count(page, stages[1])).to_have_text("1")
+    wo.refresh_from_db()
+    assert wo.stage == stages[1]
+
+    # Someone else changes the order meanwhile: the move is refused (409) and the board shows
+    # why in place, with the card where it was.
+    WorkOrder.objects.filter(pk=wo.pk).update(version=wo.version + 1)
+    card = card_in(page, stages[1], wo)
+    card.locator("[data-testid=move-menu]").tap()
+    with page.expect_response(lambda r: f"/board/move/{wo.pk}/" in r.url) as answer:
+        card.locator("[data-testid=move-to]", has_text=stages[2].name).tap()
+    assert answer.value.status == 409
+    expect(page.locator("[data-testid=board-error]")).to_be_visible()
+    expect(card_in(page, stages[1], wo)).to_be_attached()
     wo.refresh_from_db()
     assert wo.stage == stages[1]

@@ -17,7 +17,7 @@ from autocrm.portal.models import PortalLink
 from autocrm.service import notify
 from autocrm.service import services as shop
 from autocrm.service.models import Appointment, WorkOrder
-from tests.e2e.helpers import login, path_of
+from tests.e2e.helpers import login, page_width, path_of
 
 pytestmark = pytest.mark.e2e
 
@@ -27,12 +27,6 @@ WIDTH = 375
 def phone(new_context):
     context = new_context(viewport={"width": WIDTH, "height": 800}, is_mobile=True, has_touch=True)
     return context.new_page()
-
-
-def page_width(page) -> int:
-    return page.evaluate(
-        "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
-    )
 
 
 def _visit(plate: str, owner_name: str, mobile: str) -> WorkOrder:

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.test import Client
 
-from autocrm.core import services as core_services
 from autocrm.feedback.models import Survey
 from autocrm.feedback.services import submit_survey
-from autocrm.portal import services as links
+from tests.conftest import api_client_for, send_json
 from tests.feedback.conftest import GOOD
-from tests.portal.conftest import csrf_from
+from tests.portal.conftest import csrf_from, owner_client
 
 pytestmark = pytest.mark.django_db
 
 
-def survey_path(wo) -> str:
-    _link, token = links.issue_link(wo, "survey")
-    return links.link_path("survey", token)
-
-
-def test_owner_rates_a_visit_through_the_link(settled):
+def test_owner_rates_a_visit_through_the_link(settled, link_path):
     wo = settled()
-    path = survey_path(wo)
-    client = Client(enforce_csrf_checks=True)
+    path = link_path(wo, "survey")
+    client = owner_client()
     page = client.get(path)
     body = page.content.decode()
     assert page.status_code == 200
@@ -48,9 +40,17 @@ def test_owner_rates_a_visit_through_the_link(settled):
     assert "感谢您的评价" in thanks and "店长会认真阅读" in thanks
 
 
-def test_second_submission_is_refused_politely(settled):
+def test_survey_page_gives_the_low_thresholds_to_its_script(settled, link_path):
+    """portal.js asks for reasons when a score is low: it reads where "low" ends from the form,
+    and finds every star rating by its marker, never from a list of its own."""
+    body = owner_client().get(link_path(settled(), "survey")).content.decode()
+    assert 'data-low-nps="6"' in body and 'data-low-stars="3"' in body
+    assert body.count("data-survey-stars") == 4
+
+
+def test_second_submission_is_refused_politely(settled, link_path):
     wo = settled()
-    path = survey_path(wo)
+    path = link_path(wo, "survey")
     client = Client()
     assert client.post(path, GOOD).status_code == 302
     r = client.post(path, {**GOOD, "nps": 0})
@@ -60,9 +60,9 @@ def test_second_submission_is_refused_politely(settled):
     assert "您已经评价过本次服务" in client.get(path).content.decode()
 
 
-def test_invalid_answers_show_chinese_field_errors(settled):
+def test_invalid_answers_show_chinese_field_errors(settled, link_path):
     wo = settled()
-    r = Client().post(survey_path(wo), {"nps": "11", "timeliness": "5", "comment": "好"})
+    r = Client().post(link_path(wo, "survey"), {"nps": "11", "timeliness": "5", "comment": "好"})
     body = r.content.decode()
     assert r.status_code == 422
     assert "请选择 0 到 10 之间的分数" in body and "请选择 1 到 5 颗星" in body
@@ -143,14 +143,9 @@ def test_handle_needs_a_note_and_own_store(world, login, alerts):
 # --- API ----------------------------------------------------------------------------------
 
 
-def api(user) -> Client:
-    _t, raw = core_services.create_api_token(user, "t")
-    return Client(headers={"Authorization": f"Bearer {raw}"})
-
-
 def test_api_lists_low_scores_and_handles_them(world, alerts):
     low_a1, high_a1, low_a2, _b = alerts
-    client = api(world.manager_a1)
+    client = api_client_for(world.manager_a1)
     r = client.get("/api/v1/surveys?low=true")
     assert r.status_code == 200
     items = r.json()["items"]
@@ -160,37 +155,21 @@ def test_api_lists_low_scores_and_handles_them(world, alerts):
         low_a1.pk,
         high_a1.pk,
     }
-    r = client.post(
-        f"/api/v1/surveys/{low_a1.pk}/handle",
-        data=json.dumps({"note": "已回访"}),
-        content_type="application/json",
-    )
+    r = send_json(client, "post", f"/api/v1/surveys/{low_a1.pk}/handle", {"note": "已回访"})
     assert r.status_code == 200 and r.json()["handling_note"] == "已回访"
     assert client.get("/api/v1/surveys?low=true&handled=false").json()["items"] == []
-    r = client.post(
-        f"/api/v1/surveys/{low_a1.pk}/handle",
-        data=json.dumps({"note": "again"}),
-        content_type="application/json",
-    )
+    r = send_json(client, "post", f"/api/v1/surveys/{low_a1.pk}/handle", {"note": "again"})
     assert r.status_code == 409 and r.json()["code"] == "already_handled"
 
 
 def test_api_refusals(world, alerts):
     low_a1, _h, low_a2, _b = alerts
-    body = json.dumps({"note": "x"})
-    r = api(world.advisor_a1).post(
-        f"/api/v1/surveys/{low_a1.pk}/handle", data=body, content_type="application/json"
-    )
+    advisor, manager = api_client_for(world.advisor_a1), api_client_for(world.manager_a1)
+    r = send_json(advisor, "post", f"/api/v1/surveys/{low_a1.pk}/handle", {"note": "x"})
     assert r.status_code == 403
-    r = api(world.manager_a1).post(
-        f"/api/v1/surveys/{low_a2.pk}/handle", data=body, content_type="application/json"
-    )
+    r = send_json(manager, "post", f"/api/v1/surveys/{low_a2.pk}/handle", {"note": "x"})
     assert r.status_code == 404
-    r = api(world.manager_a1).post(
-        f"/api/v1/surveys/{low_a1.pk}/handle",
-        data=json.dumps({"note": ""}),
-        content_type="application/json",
-    )
+    r = send_json(manager, "post", f"/api/v1/surveys/{low_a1.pk}/handle", {"note": ""})
     assert r.status_code == 422 and "note" in r.json()["fields"]
-    assert api(world.tech_a1).get("/api/v1/surveys?low=true").status_code == 403
+    assert api_client_for(world.tech_a1).get("/api/v1/surveys?low=true").status_code == 403
     assert Client().get("/api/v1/surveys").status_code == 401

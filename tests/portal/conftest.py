@@ -10,7 +10,6 @@ import zlib
 import pytest
 from django.test import Client
 
-from autocrm.portal import services as links
 from autocrm.service.models import WorkOrder
 from tests import customer_factories as cf
 from tests import service_factories as sf
@@ -56,12 +55,3 @@ def estimate_wo(world) -> WorkOrder:
     sf.line(wo, "更换前刹车片", "300.00", sort=1)
     sf.line(wo, "四轮定位", "200.00", sort=2)
     return wo
-
-
-@pytest.fixture
-def link_path():
-    def make(wo, purpose: str) -> str:
-        _link, token = links.issue_link(wo, purpose)
-        return links.link_path(purpose, token)
-
-    return make

@@ -59,6 +59,38 @@ def test_chain_page_lists_bookable_stores(world):
     assert Client().get(f"/book/{world.org.code}/{world.a3.code}/").status_code == 404
 
 
+def test_chain_page_reads_settings_in_one_query_and_writes_none(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from autocrm.service.models import ServiceSettings
+
+    conf = shop.settings_for(world.a3.pk)
+    conf.online_booking = False
+    conf.save()
+    with CaptureQueriesContext(connection) as captured:
+        r = Client().get(f"/book/{world.org.code}/")
+    assert r.status_code == 200
+    assert list(ServiceSettings.objects.values_list("store_id", flat=True)) == [world.a3.pk]
+    assert len(captured) <= 3  # the org, the stores with their settings; never one per store
+
+
+def test_store_page_reads_the_settings_once_and_writes_none(world):
+    """The store is read with its settings and they are passed down (to the slots too); a
+    store without a settings row shows the defaults and the visit saves nothing."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from autocrm.service.models import ServiceSettings
+
+    ServiceSettings.objects.filter(store=world.a1).delete()
+    with CaptureQueriesContext(connection) as captured:
+        r = Client().get(book_path(world), {"day": TOMORROW.isoformat()})
+    assert r.status_code == 200 and "09:30" in r.content.decode()
+    assert not ServiceSettings.objects.filter(store=world.a1).exists()
+    assert not [q for q in captured if 'FROM "service_servicesettings"' in q["sql"]]
+
+
 def test_unknown_org_or_store_is_a_friendly_404(world):
     r = Client().get("/book/nobody/")
     assert r.status_code == 404 and "预约页面不存在" in r.content.decode()

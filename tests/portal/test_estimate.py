@@ -100,6 +100,28 @@ def test_shared_photo_is_served_thumbnail_and_original(estimate_wo, link_path, m
     assert client.get(f"{path}photo/{other.token}/").status_code == 404
 
 
+def test_opening_the_estimate_writes_no_settings(estimate_wo, link_path):
+    """A store without settings shows the default VAT rate; the owner's visit saves nothing."""
+    from autocrm.service.models import ServiceSettings
+
+    ServiceSettings.objects.filter(store=estimate_wo.store).delete()
+    r = owner_client().get(link_path(estimate_wo, "estimate"))
+    assert r.status_code == 200 and "13%" in r.content.decode()
+    assert not ServiceSettings.objects.filter(store=estimate_wo.store).exists()
+
+
+def test_shared_photo_honours_a_byte_range(estimate_wo, link_path, media_root):
+    """Phones fetch videos (and sometimes large photos) by ranges: the owner's link serves
+    them like the staff pages do, with the same safe headers."""
+    _media(estimate_wo, "redphoto1")
+    path = link_path(estimate_wo, "estimate")
+    part = owner_client().get(f"{path}photo/redphoto1/?full=1", HTTP_RANGE="bytes=2-5")
+    assert part.status_code == 206
+    assert part["Content-Range"] == "bytes 2-5/10"
+    assert b"".join(part.streaming_content) == b"orig"
+    assert part["X-Content-Type-Options"] == "nosniff"
+
+
 def test_approve_one_item_through_the_page(estimate_wo, link_path):
     path = link_path(estimate_wo, "estimate")
     brakes = estimate_wo.lines.get(name="更换前刹车片")

@@ -13,6 +13,7 @@ from autocrm.core.errors import Conflict
 from autocrm.printing import documents
 from autocrm.service.models import Payment, QualityCheck, ServiceSettings, WorkOrderLine
 from autocrm.service.selectors import get_work_order
+from autocrm.service.services import recompute
 from tests import customer_factories as cf
 from tests import service_factories as sf
 
@@ -93,6 +94,9 @@ def _lines(wo):
 
 
 def _load(user, wo):
+    """The work order as a page loads it, its kept totals brought up to date with the lines
+    the factories made (the services keep them so on every change of a line)."""
+    recompute(wo)
     return get_work_order(user, wo.pk, for_page=True)
 
 
@@ -271,14 +275,25 @@ def test_rmb_upper(amount, words):
     assert documents.rmb_upper(Decimal(amount)) == words
 
 
-def test_vat_included():
-    assert documents.vat_included(Decimal("113.00"), Decimal("0.13")) == Decimal("13.00")
-    assert documents.vat_included(Decimal("100.00"), Decimal("0")) == Decimal("0.00")
+def test_vat_included(world):
+    """The VAT printed is the one inside the tax-inclusive total: total × rate / (1 + rate)."""
+    settings = ServiceSettings.objects.create(store=world.a1, tax_rate=Decimal("0.13"))
+    wo = _order(world)
+    sf.line(wo, "钣金", "113.00", approval=APPROVED)
+    ctx = documents.settlement_context(world.advisor_a1, _load(world.advisor_a1, wo))
+    assert ctx["vat"] == Decimal("13.00")
+    settings.tax_rate = Decimal("0")
+    settings.save()
+    other = _order(world, "13900000008", "京A54322")
+    sf.line(other, "钣金", "100.00", approval=APPROVED)
+    ctx = documents.settlement_context(world.advisor_a1, _load(world.advisor_a1, other))
+    assert ctx["vat"] == Decimal("0.00")
 
 
 def test_settlement_agrees_with_the_totals_the_services_keep(world):
     """Lines made through the shop-floor services (member price, a discount, a declined line,
-    an owner's part): the printed figures are the work order's own columns."""
+    an owner's part): the printed figures are the work order's own columns, and the lines
+    listed and their category totals add up to them."""
     from autocrm.catalog.models import StorePrice
     from autocrm.service import services
 
@@ -326,7 +341,7 @@ def test_settlement_agrees_with_the_totals_the_services_keep(world):
         channel="in_person",
     )
     wo.refresh_from_db()
-    ctx = documents.settlement_context(user, _load(user, wo))
+    ctx = documents.settlement_context(user, get_work_order(user, wo.pk, for_page=True))
     totals = {c["code"]: c["amount"] for c in ctx["category_totals"]}
     assert ctx["labour"][0]["unit_price"] == Decimal("80.00")  # the member price
     assert ctx["materials"][0]["discount"] == Decimal("40.20")  # 15 % of 268.00
@@ -339,3 +354,34 @@ def test_settlement_agrees_with_the_totals_the_services_keep(world):
     )
     assert [r["name"] for r in ctx["customer_supplied"]] == ["自带雨刮"]
     assert ctx["customer_supplied"][0]["amount"] == Decimal("0.00")
+    assert ctx["materials_total"] == wo.parts_total
+    assert ctx["labour_total"] == wo.labour_total + wo.other_total
+    assert sum(r["amount"] for r in ctx["materials"] + ctx["labour"]) == wo.total
+
+
+def test_printed_money_is_read_from_the_work_order_not_recomputed(world):
+    """Whatever the work order keeps is what the paper says (one source for every figure)."""
+    wo = _order(world, settled_at=SETTLED_AT)
+    _lines(wo)
+    user = world.advisor_a1
+    kept = {
+        "labour_total": Decimal("111.11"),
+        "parts_total": Decimal("222.22"),
+        "other_total": Decimal("33.33"),
+        "discount_total": Decimal("4.44"),
+        "total": Decimal("366.66"),
+        "tax": Decimal("5.55"),
+    }
+    type(wo).objects.filter(pk=wo.pk).update(**kept)
+    ctx = documents.settlement_context(user, get_work_order(user, wo.pk, for_page=True))
+    assert ctx["total"] == kept["total"]
+    assert ctx["total_upper"] == "叁佰陆拾陆元陆角陆分"
+    assert ctx["discount"] == kept["discount_total"]
+    assert ctx["gross_total"] == Decimal("371.10")
+    assert ctx["vat"] == kept["tax"]
+    assert ctx["materials_total"] == kept["parts_total"]
+    assert ctx["labour_total"] == Decimal("144.44")  # labour and other fees, as on the form
+    assert ctx["balance"] == kept["total"]
+    auth = documents.authorisation_context(user, get_work_order(user, wo.pk, for_page=True))
+    assert auth["approved_total"] == kept["total"]
+    assert auth["estimate_total"] == kept["total"] + Decimal("400.00")  # the proposed pads

@@ -4,6 +4,8 @@ may print what."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -12,6 +14,7 @@ from pypdf import PdfReader
 
 from autocrm.catalog.models import Category, RepairClass
 from autocrm.service.models import Payment, QualityCheck, WorkOrderLine
+from autocrm.service.services import recompute
 from tests import customer_factories as cf
 from tests import factories as f
 from tests import service_factories as sf
@@ -59,6 +62,7 @@ def order(world):
     Payment.objects.create(
         org=world.org, store=world.a1, work_order=wo, method="wechat", amount=Decimal("500.00")
     )
+    recompute(wo)  # the totals the services keep on every change of a line
     return wo
 
 
@@ -78,6 +82,7 @@ def test_authorisation_pdf(world, order):
         assert expected in text
     assert "空调清洗" not in text
     disposition = response["Content-Disposition"]
+    assert disposition.startswith("inline; ")  # opened to print, not saved
     assert 'filename="work-order-BJ-CY-20261124-001.pdf"' in disposition
     assert "filename*=UTF-8''" + quote("维修委托书-BJ-CY-20261124-001.pdf") in disposition
     assert response["Cache-Control"] == "no-store"
@@ -176,3 +181,23 @@ def test_needs_the_view_capability_and_a_sign_in(world, order):
     anonymous.logout()
     response = anonymous.get(url)
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_printing_leaves_pillow_strict_about_truncated_images():
+    """WeasyPrint makes Pillow accept truncated images when imported; printing puts that back
+    at once, so photo uploads in the same process stay strict. In a fresh interpreter, where
+    nothing imported WeasyPrint before."""
+    code = (
+        "import django, os\n"
+        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'autocrm.settings')\n"
+        "django.setup()\n"
+        "from PIL import ImageFile\n"
+        "from autocrm.printing import pdf\n"
+        "assert ImageFile.LOAD_TRUNCATED_IMAGES is False, 'after import'\n"
+        "pdf.weasyprint.HTML(string='<p>x</p>').render().write_pdf()\n"
+        "assert ImageFile.LOAD_TRUNCATED_IMAGES is False, 'after rendering'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

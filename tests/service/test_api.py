@@ -3,39 +3,26 @@
 from __future__ import annotations
 
 import datetime
-import json
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
-from autocrm.core import services as core_services
 from autocrm.service import services
 from tests import customer_factories as cf
 from tests import service_factories as sf
+from tests.conftest import api_client_for, send_json
 
 pytestmark = pytest.mark.django_db
 
 
-def api(user) -> Client:
-    _t, raw = core_services.create_api_token(user, "t")
-    return Client(headers={"Authorization": f"Bearer {raw}"})
-
-
-def send(client, method, path, body=None):
-    return getattr(client, method)(
-        path, data=json.dumps(body or {}), content_type="application/json"
-    )
-
-
 def test_visit_through_the_api(world):
     car = cf.vehicle(cf.customer(world.a1, name="张三"), km=9000)
-    sa = api(world.advisor_a1)
-    r = send(sa, "post", "/api/v1/work-orders", {"vehicle_id": car.pk, "mileage_in": 9500})
+    sa = api_client_for(world.advisor_a1)
+    r = send_json(sa, "post", "/api/v1/work-orders", {"vehicle_id": car.pk, "mileage_in": 9500})
     assert r.status_code == 201, r.content
     wo = r.json()
     assert wo["status"] == "draft" and wo["number"].startswith("BJ-CY-")
-    r = send(
+    r = send_json(
         sa,
         "post",
         f"/api/v1/work-orders/{wo['id']}/lines",
@@ -43,45 +30,45 @@ def test_visit_through_the_api(world):
     )
     assert r.status_code == 201
     line = r.json()
-    r = send(sa, "post", f"/api/v1/work-orders/{wo['id']}/actions/settle")
+    r = send_json(sa, "post", f"/api/v1/work-orders/{wo['id']}/actions/settle")
     assert r.status_code == 409 and r.json()["code"] == "illegal_transition"
-    r = send(sa, "post", f"/api/v1/work-orders/{wo['id']}/actions/estimate")
+    r = send_json(sa, "post", f"/api/v1/work-orders/{wo['id']}/actions/estimate")
     assert r.status_code == 200 and r.json()["status"] == "estimate"
-    r = send(
+    r = send_json(
         sa,
         "post",
         f"/api/v1/work-orders/{wo['id']}/approvals",
         {"decisions": {str(line["id"]): "approved"}, "channel": "phone"},
     )
     assert r.status_code == 200 and r.json()[0]["approval"] == "approved"
-    r = send(
+    r = send_json(
         sa,
         "post",
         f"/api/v1/work-orders/{wo['id']}/approvals",
         {"decisions": {str(line["id"]): "approved"}, "channel": "phone"},
     )
     assert r.status_code == 409 and r.json()["code"] == "already_decided"
-    assert send(sa, "post", f"/api/v1/work-orders/{wo['id']}/actions/start").status_code == 200
-    r = send(
+    assert send_json(sa, "post", f"/api/v1/work-orders/{wo['id']}/actions/start").status_code == 200
+    r = send_json(
         sa, "post", f"/api/v1/lines/{line['id']}/assign", {"technician_ids": [world.tech_a1.pk]}
     )
     assert r.status_code == 200 and r.json()["technician_ids"] == [world.tech_a1.pk]
     services.mark_line_done(world.tech_a1, services.WorkOrderLine.objects.get(pk=line["id"]))
-    tech = api(world.tech_a1)
-    assert send(tech, "post", f"/api/v1/work-orders/{wo['id']}/actions/qc").status_code == 200
+    tech = api_client_for(world.tech_a1)
+    assert send_json(tech, "post", f"/api/v1/work-orders/{wo['id']}/actions/qc").status_code == 200
     items = services.settings_for(world.a1.pk).qc_items
-    r = send(
+    r = send_json(
         tech, "post", f"/api/v1/work-orders/{wo['id']}/qc", {"checks": {n: True for n in items}}
     )
     assert r.status_code == 200 and r.json()["status"] == "ready"
-    r = send(
+    r = send_json(
         sa,
         "post",
         f"/api/v1/work-orders/{wo['id']}/actions/settle",
         {"payments": [{"method": "wechat", "amount": "200"}]},
     )
     assert r.status_code == 422  # more than the balance
-    r = send(
+    r = send_json(
         sa,
         "post",
         f"/api/v1/work-orders/{wo['id']}/actions/settle",
@@ -100,35 +87,37 @@ def test_visit_through_the_api(world):
 def test_api_refusals(world):
     wo = sf.work_order(world.a1)
     line = sf.line(wo)
-    other = api(world.manager_a2)
+    other = api_client_for(world.manager_a2)
     assert other.get(f"/api/v1/work-orders/{wo.pk}").status_code == 404
-    assert send(other, "post", f"/api/v1/work-orders/{wo.pk}/actions/estimate").status_code == 404
-    assert send(other, "patch", f"/api/v1/lines/{line.pk}", {"quantity": 2}).status_code == 404
-    assert api(world.other_admin).get("/api/v1/work-orders").json()["items"] == []
-    tech = api(world.tech_a1)
-    r = send(
+    assert (
+        send_json(other, "post", f"/api/v1/work-orders/{wo.pk}/actions/estimate").status_code == 404
+    )
+    assert send_json(other, "patch", f"/api/v1/lines/{line.pk}", {"quantity": 2}).status_code == 404
+    assert api_client_for(world.other_admin).get("/api/v1/work-orders").json()["items"] == []
+    tech = api_client_for(world.tech_a1)
+    r = send_json(
         tech,
         "post",
         f"/api/v1/work-orders/{wo.pk}/lines",
         {"kind": "labour", "name": "x", "unit_price": "1"},
     )
     assert r.status_code == 403
-    sa = api(world.advisor_a1)
-    r = send(
+    sa = api_client_for(world.advisor_a1)
+    r = send_json(
         sa,
         "post",
         f"/api/v1/work-orders/{wo.pk}/lines",
         {"kind": "labour", "name": "x", "unit_price": "1", "quantity": "-1"},
     )
     assert r.status_code == 422 and "quantity" in r.json()["fields"]
-    r = send(sa, "post", f"/api/v1/work-orders/{wo.pk}/actions/teleport")
+    r = send_json(sa, "post", f"/api/v1/work-orders/{wo.pk}/actions/teleport")
     assert r.status_code == 404
-    r = send(sa, "patch", f"/api/v1/work-orders/{wo.pk}", {"version": 99, "complaint": "x"})
+    r = send_json(sa, "patch", f"/api/v1/work-orders/{wo.pk}", {"version": 99, "complaint": "x"})
     assert r.status_code == 409 and r.json()["code"] == "stale"
 
 
 def test_appointments_api(world):
-    sa = api(world.advisor_a1)
+    sa = api_client_for(world.advisor_a1)
     day = timezone.localdate() + datetime.timedelta(days=2)
     slots = sa.get(f"/api/v1/appointments/slots?store={world.a1.pk}&date={day}").json()
     assert slots and slots[0]["left"] == 3
@@ -140,22 +129,25 @@ def test_appointments_api(world):
         "starts_at": when,
         "plate": "京A12345",
     }
-    r = send(sa, "post", "/api/v1/appointments", body)
+    r = send_json(sa, "post", "/api/v1/appointments", body)
     assert r.status_code == 201, r.content
     appt = r.json()
     assert appt["status"] == "booked" and appt["plate"] == "京A12345"
-    r = send(sa, "post", "/api/v1/appointments", {**body, "mobile": "123"})
+    r = send_json(sa, "post", "/api/v1/appointments", {**body, "mobile": "123"})
     assert r.status_code == 422 and "mobile" in r.json()["fields"]
-    r = send(sa, "post", f"/api/v1/appointments/{appt['id']}/actions/confirm")
+    r = send_json(sa, "post", f"/api/v1/appointments/{appt['id']}/actions/confirm")
     assert r.json()["appointment"]["status"] == "confirmed"
-    r = send(sa, "post", f"/api/v1/appointments/{appt['id']}/actions/arrive", {"mileage_in": 30000})
+    r = send_json(
+        sa, "post", f"/api/v1/appointments/{appt['id']}/actions/arrive", {"mileage_in": 30000}
+    )
     assert r.status_code == 200, r.content
     assert r.json()["work_order_id"] and r.json()["appointment"]["status"] == "arrived"
-    r = send(sa, "post", f"/api/v1/appointments/{appt['id']}/actions/arrive")
+    r = send_json(sa, "post", f"/api/v1/appointments/{appt['id']}/actions/arrive")
     assert r.status_code == 409
-    other = api(world.manager_a2)
+    other = api_client_for(world.manager_a2)
     assert (
-        send(other, "post", f"/api/v1/appointments/{appt['id']}/actions/cancel").status_code == 404
+        send_json(other, "post", f"/api/v1/appointments/{appt['id']}/actions/cancel").status_code
+        == 404
     )
     r = sa.get(f"/api/v1/appointments/conversion?date_from={day}&date_to={day}")
     assert r.json()["bookings"] == 1

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Count, F, Max, Min, Sum
 
 from autocrm.catalog.models import LabourItem, Part, ServicePackage
+from autocrm.catalog.pricing import line_amount
 from autocrm.core import demo as core_demo
 from autocrm.core.demo import load_demo
 from autocrm.core.models import Organization
@@ -107,7 +108,7 @@ def test_line_amounts_and_totals_add_up(demo):
     for wo_id, category, approval, qty, price, pct, amount in WorkOrderLine.objects.values_list(
         "work_order", "category", "approval", "quantity", "unit_price", "discount_pct", "amount"
     ):
-        expected = (qty * price * (1 - pct / 100)).quantize(CENT, ROUND_HALF_UP)
+        expected = line_amount(qty, price, pct)
         assert amount == expected
         if approval != "approved":
             continue

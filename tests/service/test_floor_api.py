@@ -5,44 +5,18 @@ from __future__ import annotations
 
 import datetime
 import io
-import json
 
 import pytest
-from django.test import Client
 from django.utils import timezone
-from PIL import Image
 
-from autocrm.core import services as core_services
 from autocrm.service.models import Media, TimeEntry, WorkOrder, WorkOrderLine
 from tests import customer_factories as cf
 from tests import factories as f
 from tests import service_factories as sf
+from tests.conftest import api_client_for, send_json
+from tests.service.conftest import png_upload
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-
-
-def api(user) -> Client:
-    _t, raw = core_services.create_api_token(user, "t")
-    return Client(headers={"Authorization": f"Bearer {raw}"})
-
-
-def send(client, method, path, body=None):
-    return getattr(client, method)(
-        path, data=json.dumps(body or {}), content_type="application/json"
-    )
-
-
-def png_file(name="a.png"):
-    out = io.BytesIO()
-    Image.new("RGB", (800, 600), (0, 90, 0)).save(out, "PNG")
-    out.seek(0)
-    out.name = name
-    return out
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 
 @pytest.fixture
@@ -58,10 +32,15 @@ def job(world):
 
 def test_media_upload_and_list(world, job):
     wo, line = job
-    client = api(world.tech_a1)
+    client = api_client_for(world.tech_a1)
     r = client.post(
         f"/api/v1/work-orders/{wo.pk}/media",
-        {"file": png_file("x.mp4"), "step": "teardown", "line_id": line.pk, "caption": "旧机滤"},
+        {
+            "file": png_upload("x.mp4", size=(800, 600)),
+            "step": "teardown",
+            "line_id": line.pk,
+            "caption": "旧机滤",
+        },
     )
     assert r.status_code == 201, r.content
     body = r.json()
@@ -81,8 +60,10 @@ def test_media_upload_and_list(world, job):
     assert r.status_code == 422 and "file" in r.json()["fields"]
 
     tech_a2 = f.staff(world.org, "technician", stores=[world.a2])
-    other = api(tech_a2)
-    r = other.post(f"/api/v1/work-orders/{wo.pk}/media", {"file": png_file(), "step": "other"})
+    other = api_client_for(tech_a2)
+    r = other.post(
+        f"/api/v1/work-orders/{wo.pk}/media", {"file": png_upload(size=(800, 600)), "step": "other"}
+    )
     assert r.status_code == 404 and r.json()["code"] == "not_found"
     assert other.get(f"/api/v1/work-orders/{wo.pk}/media").status_code == 404
     assert Media.objects.count() == 1
@@ -91,8 +72,8 @@ def test_media_upload_and_list(world, job):
 def test_inspection_through_the_api(world, job):
     wo, _line = job
     template = sf.inspection_template(world.org, items=("轮胎", "刹车片"))
-    client = api(world.tech_a1)
-    r = send(
+    client = api_client_for(world.tech_a1)
+    r = send_json(
         client, "post", f"/api/v1/work-orders/{wo.pk}/inspections", {"template_id": template.pk}
     )
     assert r.status_code == 201, r.content
@@ -100,22 +81,24 @@ def test_inspection_through_the_api(world, job):
     tyres, brakes = inspection["results"]
     assert (tyres["name"], brakes["name"]) == ("轮胎", "刹车片")
 
-    r = send(client, "post", f"/api/v1/inspections/{inspection['id']}/complete")
+    r = send_json(client, "post", f"/api/v1/inspections/{inspection['id']}/complete")
     assert r.status_code == 422 and r.json()["fields"]["results"]
-    r = send(client, "patch", f"/api/v1/inspection-results/{tyres['id']}", {"rating": "purple"})
+    r = send_json(
+        client, "patch", f"/api/v1/inspection-results/{tyres['id']}", {"rating": "purple"}
+    )
     assert r.status_code == 422 and "rating" in r.json()["fields"]
-    r = send(client, "patch", f"/api/v1/inspection-results/{tyres['id']}", {"rating": "ok"})
+    r = send_json(client, "patch", f"/api/v1/inspection-results/{tyres['id']}", {"rating": "ok"})
     assert r.status_code == 200 and r.json()["rating"] == "ok"
-    r = send(
+    r = send_json(
         client,
         "patch",
         f"/api/v1/inspection-results/{brakes['id']}",
         {"rating": "now", "note": "2mm"},
     )
     assert r.json()["note"] == "2mm"
-    r = send(client, "post", f"/api/v1/inspections/{inspection['id']}/complete")
+    r = send_json(client, "post", f"/api/v1/inspections/{inspection['id']}/complete")
     assert r.status_code == 200 and r.json()["completed_at"]
-    r = send(
+    r = send_json(
         client,
         "post",
         f"/api/v1/inspections/{inspection['id']}/propose",
@@ -124,21 +107,23 @@ def test_inspection_through_the_api(world, job):
     assert r.status_code == 201
     assert [ln["name"] for ln in r.json()] == ["刹车片（2mm）"]
     assert r.json()[0]["approval"] == "proposed"
+    proposed_id = r.json()[0]["id"]
     r = client.get(f"/api/v1/inspections/{inspection['id']}")
-    assert r.json()["results"][1]["line_id"] == r.json()["results"][1]["line_id"] is not None
+    assert r.json()["results"][1]["line_id"] == proposed_id
 
-    other = api(f.staff(world.org, "technician", stores=[world.a2]))
+    other = api_client_for(f.staff(world.org, "technician", stores=[world.a2]))
     assert (
-        send(
+        send_json(
             other, "patch", f"/api/v1/inspection-results/{tyres['id']}", {"rating": "na"}
         ).status_code
         == 404
     )
     assert (
-        send(other, "post", f"/api/v1/inspections/{inspection['id']}/complete").status_code == 404
+        send_json(other, "post", f"/api/v1/inspections/{inspection['id']}/complete").status_code
+        == 404
     )
     assert (
-        send(
+        send_json(
             other, "post", f"/api/v1/work-orders/{wo.pk}/inspections", {"template_id": template.pk}
         ).status_code
         == 404
@@ -147,7 +132,7 @@ def test_inspection_through_the_api(world, job):
 
 def test_clock_on_off_done_and_my_jobs(world, job):
     wo, line = job
-    client = api(world.tech_a1)
+    client = api_client_for(world.tech_a1)
     r = client.get("/api/v1/my-jobs")
     assert r.status_code == 200
     jobs = r.json()
@@ -155,28 +140,28 @@ def test_clock_on_off_done_and_my_jobs(world, job):
     assert jobs["jobs"][0]["plate"] == "京B54321" and jobs["jobs"][0]["vehicle"] == "丰田 凯美瑞"
     assert jobs["jobs"][0]["lines"][0]["hours"] == "1.50"
 
-    r = send(client, "post", f"/api/v1/lines/{line.pk}/clock-on")
+    r = send_json(client, "post", f"/api/v1/lines/{line.pk}/clock-on")
     assert r.status_code == 201 and r.json()["ended_at"] is None
-    r = send(client, "post", f"/api/v1/lines/{line.pk}/clock-on")
+    r = send_json(client, "post", f"/api/v1/lines/{line.pk}/clock-on")
     assert r.status_code == 409 and r.json()["code"] == "conflict"
     jobs = client.get("/api/v1/my-jobs").json()
     assert jobs["running"]["line_id"] == line.pk and jobs["jobs"][0]["lines"][0]["running"]
-    r = send(client, "post", f"/api/v1/lines/{line.pk}/clock-off", {"note": "等配件"})
+    r = send_json(client, "post", f"/api/v1/lines/{line.pk}/clock-off", {"note": "等配件"})
     assert r.status_code == 200 and r.json()["ended_at"] and r.json()["note"] == "等配件"
-    r = send(client, "post", f"/api/v1/lines/{line.pk}/clock-off")
+    r = send_json(client, "post", f"/api/v1/lines/{line.pk}/clock-off")
     assert r.status_code == 409
-    r = send(client, "post", f"/api/v1/lines/{line.pk}/done")
+    r = send_json(client, "post", f"/api/v1/lines/{line.pk}/done")
     assert r.status_code == 200 and r.json()["progress"] == "done"
 
-    other = api(f.staff(world.org, "technician", stores=[world.a2]))
+    other = api_client_for(f.staff(world.org, "technician", stores=[world.a2]))
     for action in ("clock-on", "clock-off", "done"):
-        r = send(other, "post", f"/api/v1/lines/{line.pk}/{action}")
+        r = send_json(other, "post", f"/api/v1/lines/{line.pk}/{action}")
         assert r.status_code == 404 and r.json()["code"] == "not_found"
     assert other.get("/api/v1/my-jobs").json()["jobs"] == []
     # a technician of the store who is not assigned may not clock the item
-    colleague = api(f.staff(world.org, "technician", stores=[world.a1]))
-    assert send(colleague, "post", f"/api/v1/lines/{line.pk}/clock-on").status_code == 403
-    assert api(world.advisor_a1).get("/api/v1/my-jobs").status_code == 403
+    colleague = api_client_for(f.staff(world.org, "technician", stores=[world.a1]))
+    assert send_json(colleague, "post", f"/api/v1/lines/{line.pk}/clock-on").status_code == 403
+    assert api_client_for(world.advisor_a1).get("/api/v1/my-jobs").status_code == 403
 
 
 def test_time_entries(world, job):
@@ -200,13 +185,13 @@ def test_time_entries(world, job):
         technician=tech_a2,
         started_at=datetime.datetime(2026, 4, 5, 9, tzinfo=tz),
     )
-    mine = api(world.tech_a1).get("/api/v1/time-entries").json()
+    mine = api_client_for(world.tech_a1).get("/api/v1/time-entries").json()
     assert len(mine) == 2 and {e["technician_id"] for e in mine} == {world.tech_a1.pk}
     assert mine[0]["minutes"] == 45
-    r = api(world.tech_a1).get(f"/api/v1/time-entries?technician={colleague.pk}")
+    r = api_client_for(world.tech_a1).get(f"/api/v1/time-entries?technician={colleague.pk}")
     assert r.status_code == 403 and r.json()["code"] == "forbidden"
 
-    manager = api(world.manager_a1)
+    manager = api_client_for(world.manager_a1)
     r = manager.get("/api/v1/time-entries?from=2026-04-04&to=2026-04-30")
     assert r.status_code == 200
     assert sorted(e["technician_id"] for e in r.json()) == sorted([world.tech_a1.pk, colleague.pk])
@@ -219,5 +204,5 @@ def test_time_entries(world, job):
     r = manager.get("/api/v1/time-entries?from=yesterday")
     assert r.status_code == 422
     # another store's manager sees only their own
-    r = api(world.manager_a2).get("/api/v1/time-entries")
+    r = api_client_for(world.manager_a2).get("/api/v1/time-entries")
     assert [e["technician_id"] for e in r.json()] == [tech_a2.pk]

@@ -4,14 +4,12 @@ photos at key steps, the hours report; every page scoped to the user's stores.""
 from __future__ import annotations
 
 import datetime
-import io
 from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
-from PIL import Image
 
 from autocrm.service import selectors_floor
 from autocrm.service.models import (
@@ -24,21 +22,10 @@ from autocrm.service.models import (
 from tests import customer_factories as cf
 from tests import factories as f
 from tests import service_factories as sf
+from tests.service.conftest import png_upload
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 APPROVED = WorkOrderLine.Approval.APPROVED
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
-def png(size=(640, 480)) -> SimpleUploadedFile:
-    out = io.BytesIO()
-    Image.new("RGB", size, (10, 120, 200)).save(out, "PNG")
-    return SimpleUploadedFile("p.png", out.getvalue(), content_type="image/png")
 
 
 def english(client):
@@ -179,7 +166,7 @@ def test_inspection_flow_on_the_page(world, job, login, media_root):
     # one tap rates an item (htmx answers the item alone); a photo goes with it
     url = reverse("floor_result", args=[results["刹车片"].pk])
     r = client.post(
-        url, {"rating": "now", "note": "剩余2毫米", "file": png()}, HTTP_HX_REQUEST="true"
+        url, {"rating": "now", "note": "剩余2毫米", "file": png_upload()}, HTTP_HX_REQUEST="true"
     )
     assert r.status_code == 200
     html = r.content.decode()
@@ -237,7 +224,13 @@ def test_photos_at_key_steps(world, job, login):
     assert client.get(page).status_code == 200
     r = client.post(
         page,
-        {"line": line.pk, "step": "teardown", "caption": "拆下旧片", "shared": "1", "file": png()},
+        {
+            "line": line.pk,
+            "step": "teardown",
+            "caption": "拆下旧片",
+            "shared": "1",
+            "file": png_upload(),
+        },
     )
     assert r.status_code == 302
     photo = Media.objects.get()
@@ -247,7 +240,7 @@ def test_photos_at_key_steps(world, job, login):
         "拆下旧片",
         True,
     )
-    client.post(page, {"line": line.pk, "step": "replace", "file": png()})
+    client.post(page, {"line": line.pk, "step": "replace", "file": png_upload()})
     assert Media.objects.filter(step="replace", shared=False).count() == 1
     html = client.get(page).content.decode()
     assert html.count('data-testid="gallery-item"') == 2 and "拆下旧片" in html

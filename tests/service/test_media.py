@@ -17,31 +17,14 @@ from autocrm.service.models import Media, WorkOrder
 from autocrm.service.services import start_inspection
 from tests import factories as f
 from tests import service_factories as sf
+from tests.service.conftest import picture
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 MP4_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00\x00\x00\x08free"
 MOV_HEAD = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  " + b"\x00" * 16
 WEBM_HEAD = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm" + b"\x00" * 16
 HEIC_HEAD = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 16
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
-def picture(fmt="PNG", size=(1200, 800), color=(200, 30, 30), orientation=None) -> bytes:
-    image = Image.new("RGB", size, color)
-    out = io.BytesIO()
-    if orientation:
-        exif = Image.Exif()
-        exif[0x0112] = orientation
-        image.save(out, fmt, exif=exif)
-    else:
-        image.save(out, fmt)
-    return out.getvalue()
 
 
 def upload(data: bytes, name="photo.jpg", content_type="image/jpeg") -> SimpleUploadedFile:

@@ -151,3 +151,47 @@ def test_appointment_calendar_booking_and_arrival(world):
     appt.refresh_from_db()
     assert appt.status == "arrived" and wo.vehicle.plate == "京B12345"
     assert client_for(world.manager_a2).post(f"/appointments/{appt.pk}/cancel/").status_code == 404
+
+
+def test_work_order_custom_fields_on_the_pages_and_hidden_in_the_api(world):
+    from autocrm.core.models import CustomField
+    from tests.conftest import api_client_for
+
+    CustomField.objects.create(
+        org=world.org, target="work_order", key="insurer_claim", label_zh="保险报案号"
+    )
+    CustomField.objects.create(
+        org=world.org,
+        target="work_order",
+        key="margin_note",
+        label_zh="毛利备注",
+        visible_roles=["store_manager"],
+        editable_roles=["store_manager"],
+    )
+    car = cf.vehicle(cf.customer(world.a1), km=1000)
+    client = client_for(world.advisor_a1)
+    page = client.get(f"/work-orders/new/?vehicle={car.pk}").content.decode()
+    assert "保险报案号" in page and "毛利备注" not in page
+    client.post(
+        "/work-orders/new/",
+        {"vehicle": car.pk, "mileage_in": "1200", "custom_insurer_claim": "BA-2026-001"},
+    )
+    wo = WorkOrder.objects.get()
+    assert wo.custom == {"insurer_claim": "BA-2026-001"}
+    assert "BA-2026-001" in client.get(f"/work-orders/{wo.pk}/").content.decode()
+    manager = client_for(world.manager_a1)
+    manager.post(
+        f"/work-orders/{wo.pk}/edit/",
+        {
+            "version": wo.version,
+            "complaint": "",
+            "custom_insurer_claim": "BA-2026-001",  # shown filled in on the page
+            "custom_margin_note": "让利50",
+        },
+    )
+    wo.refresh_from_db()
+    assert wo.custom["margin_note"] == "让利50"
+    seen = api_client_for(world.advisor_a1).get(f"/api/v1/work-orders/{wo.pk}").json()["custom"]
+    assert seen == {"insurer_claim": "BA-2026-001"}
+    listed = api_client_for(world.advisor_a1).get("/api/v1/work-orders").json()["items"][0]
+    assert "margin_note" not in listed["custom"]

@@ -228,7 +228,7 @@ def test_whole_visit_settles_and_enriches_the_archive(world, car):
         payments=[{"method": "wechat", "amount": "400"}, {"method": "cash", "amount": "200"}],
     )
     assert wo.status == "settled" and wo.paid == Decimal("600.00") and wo.balance == 0
-    assert wo.warranty_days >= 10 and wo.warranty_km >= 2000
+    assert (wo.warranty_days, wo.warranty_km) == (10, 2000)  # a minor repair's minimum
     car.refresh_from_db()
     assert car.last_service_km == 12000 and car.last_service_on is not None
     owner = Customer.objects.get(pk=car.owner_id)
@@ -271,7 +271,7 @@ def test_illegal_transitions_are_refused(world, car):
     assert wo.status == "cancelled"
     with pytest.raises(Conflict):
         services.add_line(world.advisor_a1, wo, kind="labour", name="x", unit_price=1)
-    assert line.pk
+    assert list(wo.lines.all()) == [line]
 
 
 def test_settling_with_unapproved_lines_is_refused(world, car):
@@ -411,3 +411,59 @@ def test_inspection_red_and_yellow_become_lines(world, car):
     assert all(ln.approval == Line.Approval.PROPOSED for ln in lines)
     with pytest.raises(Invalid):  # already proposed
         services.propose_from_results(world.advisor_a1, insp, [r.pk for r in results])
+
+
+def test_ready_needs_this_rounds_quality_check(world, car):
+    """An earlier round's passed QC does not make the car ready again after a reopen."""
+    wo = open_order(world, car)
+    line = services.add_line(world.advisor_a1, wo, kind="labour", name="换刹车片", unit_price=300)
+    services.record_approval(world.advisor_a1, wo, {line.pk: "approved"}, channel="phone")
+    services.perform(world.advisor_a1, wo, "start")
+    services.assign_line(world.advisor_a1, line, [world.tech_a1.pk])
+    services.mark_line_done(world.tech_a1, line)
+    services.perform(world.tech_a1, wo, "qc")
+    items = services.settings_for(world.a1.pk).qc_items
+    services.record_qc(world.tech_a1, wo, checks={n: True for n in items})
+    services.perform(world.advisor_a1, wo, "reopen")
+    services.perform(world.tech_a1, wo, "qc")
+    with pytest.raises(Conflict) as exc:
+        services.perform(world.tech_a1, wo, "ready")
+    assert exc.value.code == "qc_missing"
+    wo.refresh_from_db()
+    assert wo.status == "qc"
+    services.perform(world.tech_a1, wo, "ready", checks={n: True for n in items})
+    wo.refresh_from_db()
+    assert wo.status == "ready" and wo.qc_checks.count() == 2
+
+
+def test_package_is_added_under_one_version_step(world, car):
+    wo = open_order(world, car)
+    before = wo.version
+    pkg = sf.package(world.org)
+    lines = services.add_package(world.advisor_a1, wo, pkg.pk, version=before)
+    wo.refresh_from_db()
+    assert len(lines) == 2 and wo.version == before + 1
+    assert [ln.sort for ln in lines] == [1, 2]
+
+
+def test_no_lines_proposed_on_a_closed_order(world, car):
+    wo = open_order(world, car)
+    template = sf.inspection_template(world.org)
+    insp = services.start_inspection(world.tech_a1, wo, template.pk)
+    result = insp.results.first()
+    services.rate_result(world.tech_a1, result, rating="now")
+    services.add_line(world.advisor_a1, wo, kind="labour", name="检查", unit_price=50)
+    services.perform(world.advisor_a1, wo, "cancel", reason="客户改期")
+    with pytest.raises(Conflict):
+        services.propose_from_results(world.advisor_a1, insp, [result.pk])
+    assert not wo.lines.filter(name=result.name).exists()
+
+
+def test_survey_message_carries_the_full_link(world, car, settings):
+    settings.AUTOCRM_PUBLIC_URL = "https://crm.example.cn"
+    wo = open_order(world, car)
+    line = services.add_line(world.advisor_a1, wo, kind="labour", name="保养", unit_price=100)
+    services.record_approval(world.advisor_a1, wo, {line.pk: "approved"}, channel="phone")
+    finish(world, wo)
+    body = OutboxMessage.objects.get(purpose="work_order.survey").body
+    assert "https://crm.example.cn/c/s/" in body

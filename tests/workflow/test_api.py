@@ -107,3 +107,17 @@ def test_move_and_its_refusals(world):
     wo.status = "cancelled"
     wo.save(update_fields=["status"])
     assert_error(post_json(client, path, {"stage": stages[2].pk}), 409, "closed")
+
+
+def test_board_reads_store_and_stages_once(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    stages_of(world.a1)
+    client = as_user(world.manager_a1)
+    client.get(f"/api/v1/board?store={world.a1.pk}")
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(f"/api/v1/board?store={world.a1.pk}")
+    assert response.status_code == 200
+    assert sum('"core_store"."name"' in q["sql"] for q in captured) == 1
+    assert sum('FROM "workflow_stage"' in q["sql"] for q in captured) == 1

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from autocrm.core.errors import NotFound
+from autocrm.core.selectors import visible_stores
 from autocrm.service.models import WorkOrder
 from autocrm.workflow import selectors
 from autocrm.workflow.models import Stage
@@ -81,7 +82,7 @@ def test_board_is_scoped(world):
 
 def test_default_store_is_the_users_own(world):
     assert selectors.default_store_id(world.tech_a1) == world.a1.pk
-    assert selectors.default_store_id(world.hq) == selectors.board_stores(world.hq).first().pk
+    assert selectors.default_store_id(world.hq) == visible_stores(world.hq, active=True).first().pk
     both = f.staff(world.org, "store_manager", stores=[world.a2, world.a1])
     assert selectors.default_store_id(both) in {world.a1.pk, world.a2.pk}
     assert selectors.default_store_id(world.other_admin) == world.b1.pk

@@ -192,3 +192,21 @@ def test_stage_editor_shows_refusals_in_place(world, login):
     assert duplicate.status_code == 422 and "已有同名阶段" in duplicate.content.decode()
     assert login(world.manager_a2).post(f"/board/stages/{stages[1].pk}/", {}).status_code == 404
     assert login(world.advisor_a1).post(f"/board/stages/{stages[1].pk}/", {}).status_code == 403
+
+
+def test_polling_reads_the_store_once_and_not_the_picker(world, login):
+    """The 30 s refresh is the hot path: one read of the store (rows, not the ids of the
+    user's stores), none of the picker's list."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    stages_of(world.a1)
+    order_in(world.a1)
+    client = login(world.region_mgr)  # sees two stores: the full page has a picker
+    client.get(f"/board/?store={world.a1.pk}", **HTMX)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(f"/board/?store={world.a1.pk}", **HTMX)
+    assert response.status_code == 200
+    store_reads = [q["sql"] for q in captured if '"core_store"."name"' in q["sql"]]
+    stage_reads = [q["sql"] for q in captured if 'FROM "workflow_stage"' in q["sql"]]
+    assert len(store_reads) == 1 and len(stage_reads) == 1

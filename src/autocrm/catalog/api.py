@@ -11,8 +11,10 @@ from ninja import Field, Query, Router, Schema, Status
 
 from autocrm.catalog import selectors, services
 from autocrm.catalog.models import StorePrice
+from autocrm.core.api import page_of
 from autocrm.core.errors import Invalid
 from autocrm.core.pagination import paginate
+from autocrm.core.selectors import get_store
 from autocrm.core.services import require
 
 router = Router(tags=["catalog"])
@@ -186,14 +188,6 @@ class QuoteOut(Schema):
     level: str
     lines: list[QuoteLineOut]
     total: Decimal
-
-
-def page_of(schema):
-    return type(
-        f"{schema.__name__}Page",
-        (Schema,),
-        {"__annotations__": {"items": list[schema], "next_cursor": str | None}},
-    )
 
 
 LabourPage, PartPage, PackagePage, StorePricePage = (
@@ -423,7 +417,7 @@ def remove_package_item(request, package_id: int, item_id: int):
 def list_store_prices(request, store: int, q: str = "", cursor: str | None = None, limit: int = 50):
     """A store's own prices (items without a row sell at the catalog price)."""
     require(request.user, "catalog.view")
-    the_store = selectors.price_store(request.user, store)
+    the_store = get_store(request.user, store)
     page = paginate(selectors.store_prices(request.user, the_store, q=q), cursor, limit)
     page["items"] = [store_price_out(r) for r in page["items"]]
     return page
@@ -432,7 +426,7 @@ def list_store_prices(request, store: int, q: str = "", cursor: str | None = Non
 @router.put("/catalog/prices", response=StorePriceOut)
 def set_store_price(request, payload: StorePriceIn):
     """Create or replace the store's price and member prices for one labour item or part."""
-    store = selectors.price_store(request.user, payload.store_id)
+    store = get_store(request.user, payload.store_id)
     row = services.set_store_price(
         request.user,
         store,

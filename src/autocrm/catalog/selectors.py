@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db.models import Prefetch, Q, QuerySet
 
+from autocrm.catalog import pricing
 from autocrm.catalog.models import (
     Category,
     LabourItem,
@@ -16,23 +17,9 @@ from autocrm.catalog.models import (
     ServicePackage,
     StorePrice,
 )
-from autocrm.catalog.pricing import unit_price
-from autocrm.core.errors import NotFound
 from autocrm.core.models import Store, User
-from autocrm.core.scoping import can_see_store, scoped
-
-CENT = Decimal("0.01")
-
-
-def _get(queryset: QuerySet, pk):
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise NotFound from None
-    obj = queryset.filter(pk=pk).first()
-    if obj is None:
-        raise NotFound
-    return obj
+from autocrm.core.scoping import scoped
+from autocrm.core.selectors import get_or_404, get_store
 
 
 def _search(qs: QuerySet, q: str, active: bool | None, extra: tuple = ()) -> QuerySet:
@@ -73,20 +60,25 @@ def packages(
 
 
 def get_labour(user: User, pk) -> LabourItem:
-    return _get(scoped(LabourItem.objects.all(), user), pk)
+    return get_or_404(scoped(LabourItem.objects.all(), user), pk)
 
 
 def get_part(user: User, pk) -> Part:
-    return _get(scoped(Part.objects.all(), user), pk)
+    return get_or_404(scoped(Part.objects.all(), user), pk)
 
 
 def get_package(user: User, pk) -> ServicePackage:
     """A package with its lines (``package.items.all()`` in order, labour and part loaded)."""
-    return _get(scoped(ServicePackage.objects.prefetch_related(_items_prefetch()), user), pk)
+    return get_or_404(scoped(ServicePackage.objects.prefetch_related(_items_prefetch()), user), pk)
+
+
+def get_item(user: User, kind: str, pk) -> LabourItem | Part:
+    """A labour item (``kind`` "labour") or a part (any other kind)."""
+    return get_labour(user, pk) if kind == "labour" else get_part(user, pk)
 
 
 def get_package_item(package: ServicePackage, pk) -> PackageItem:
-    return _get(PackageItem.objects.filter(package=package), pk)
+    return get_or_404(PackageItem.objects.filter(package=package), pk)
 
 
 def active_choices(user: User) -> tuple[list[LabourItem], list[Part]]:
@@ -95,18 +87,6 @@ def active_choices(user: User) -> tuple[list[LabourItem], list[Part]]:
 
 
 # --- store prices -------------------------------------------------------------------------
-
-
-def price_store(user: User, store_id) -> Store:
-    """A store whose price list the user may see."""
-    try:
-        store_id = int(store_id)
-    except (TypeError, ValueError):
-        raise NotFound from None
-    store = Store.objects.filter(pk=store_id, org_id=user.org_id).first()
-    if store is None or not can_see_store(user, store.pk):
-        raise NotFound
-    return store
 
 
 def store_prices(user: User, store: Store, *, q: str = "") -> QuerySet[StorePrice]:
@@ -124,7 +104,9 @@ def store_prices(user: User, store: Store, *, q: str = "") -> QuerySet[StorePric
 
 
 def get_store_price(user: User, pk) -> StorePrice:
-    return _get(scoped(StorePrice.objects.select_related("store", "labour", "part"), user), pk)
+    return get_or_404(
+        scoped(StorePrice.objects.select_related("store", "labour", "part"), user), pk
+    )
 
 
 @dataclass
@@ -186,10 +168,12 @@ def line_for(
     labour: LabourItem | None = None,
     part: Part | None = None,
     quantity: Decimal = Decimal("1"),
+    rows: pricing.PriceRows | None = None,
 ) -> dict:
-    """One work-order line for a labour item or a part; keys are ``WorkOrderLine`` fields."""
+    """One work-order line for a labour item or a part; keys are ``WorkOrderLine`` fields.
+    ``rows``: the store's prices already loaded (``pricing.store_price_rows``)."""
     item = labour or part
-    price = unit_price(store_id, level, labour=labour, part=part)
+    price = pricing.unit_price(store_id, level, labour=labour, part=part, rows=rows)
     return {
         "kind": "labour" if labour is not None else "part",
         "labour": labour,
@@ -209,30 +193,41 @@ def package_lines(store_id: int, level: str, package: ServicePackage) -> list[di
     """The priced lines a package adds to a work order, in the package's order: dicts with
     ``kind`` (labour/part), ``labour``, ``part``, ``code``, ``name``, ``brand``, ``spec``,
     ``unit``, ``category``, ``quantity`` and ``unit_price`` (the store's member price for
-    ``level``, else its price, else the catalog price). The caller has scoped the package."""
+    ``level``, else its price, else the catalog price). The caller has scoped the package.
+    The store's prices of all the lines come in one query."""
+    items = list(package.items.all())
+    rows = pricing.store_price_rows(
+        store_id,
+        labour_ids=[i.labour_id for i in items if i.labour_id],
+        part_ids=[i.part_id for i in items if i.part_id],
+    )
     return [
-        line_for(store_id, level, labour=i.labour, part=i.part, quantity=i.quantity)
-        for i in package.items.all()
+        line_for(store_id, level, labour=i.labour, part=i.part, quantity=i.quantity, rows=rows)
+        for i in items
     ]
 
 
 def line_amount(line: dict) -> Decimal:
-    return (line["quantity"] * line["unit_price"]).quantize(CENT)
+    return pricing.line_amount(line["quantity"], line["unit_price"], line.get("discount_pct", 0))
 
 
 def quote(
     user: User,
-    store_id,
+    store: Store | int | str,
     level: str = "",
     *,
     labour_id=None,
     part_id=None,
     package_id=None,
+    package: ServicePackage | None = None,
 ) -> dict:
-    """What one labour item, part or package costs at a store for a membership level."""
-    store = price_store(user, store_id)
-    if package_id:
+    """What one labour item, part or package costs at a store for a membership level.
+    ``store`` and ``package`` may be given loaded (the caller scoped them) or by id."""
+    if not isinstance(store, Store):
+        store = get_store(user, store)
+    if package is None and package_id:
         package = get_package(user, package_id)
+    if package is not None:
         lines = package_lines(store.pk, level, package)
     elif labour_id:
         lines = [line_for(store.pk, level, labour=get_labour(user, labour_id))]

@@ -167,7 +167,7 @@ def _retire(obj) -> bool:
     return True
 
 
-# --- labour items -------------------------------------------------------------------------
+# --- labour items and parts --------------------------------------------------------------
 
 
 def _clean_labour(actor: User, data: dict, item: LabourItem | None) -> dict:
@@ -187,40 +187,6 @@ def _clean_labour(actor: User, data: dict, item: LabourItem | None) -> dict:
     if "code" in data:
         _unique_code(LabourItem, actor, data["code"], item)
     return data
-
-
-@audit.by_actor
-@transaction.atomic
-def create_labour(actor: User, **data) -> LabourItem:
-    require(actor, "catalog.manage")
-    clean = _clean_labour(actor, data, None)
-    return LabourItem.objects.create(org_id=actor.org_id, **clean)
-
-
-@audit.by_actor
-@transaction.atomic
-def update_labour(actor: User, item: LabourItem, **data) -> LabourItem:
-    require(actor, "catalog.manage")
-    _in_org(actor, item)
-    clean = _clean_labour(actor, data, item)
-    if item.is_active and clean.get("is_active") is False:
-        _check_not_in_active_package(item)
-    for key, value in clean.items():
-        setattr(item, key, value)
-    item.save()
-    return item
-
-
-@audit.by_actor
-@transaction.atomic
-def retire_labour(actor: User, item: LabourItem) -> bool:
-    """Delete a labour item nobody used yet, else deactivate it. True when deleted."""
-    require(actor, "catalog.manage")
-    _in_org(actor, item)
-    return _retire(item)
-
-
-# --- parts --------------------------------------------------------------------------------
 
 
 def _clean_part(actor: User, data: dict, part: Part | None) -> dict:
@@ -252,59 +218,102 @@ def _clean_part(actor: User, data: dict, part: Part | None) -> dict:
     return data
 
 
-@audit.by_actor
-@transaction.atomic
-def create_part(actor: User, **data) -> Part:
-    require(actor, "catalog.manage")
-    clean = _clean_part(actor, data, None)
-    return Part.objects.create(org_id=actor.org_id, **clean)
+# The two kinds of catalog item: their model and how their input is checked.
+ITEM_KINDS = {"labour": (LabourItem, _clean_labour), "part": (Part, _clean_part)}
+
+
+def _kind_of(item: LabourItem | Part) -> str:
+    return "labour" if isinstance(item, LabourItem) else "part"
 
 
 @audit.by_actor
 @transaction.atomic
-def update_part(actor: User, part: Part, **data) -> Part:
+def create_item(actor: User, kind: str, **data) -> LabourItem | Part:
+    """A labour item (``kind`` "labour") or a part ("part") of the org's catalog."""
     require(actor, "catalog.manage")
-    _in_org(actor, part)
-    clean = _clean_part(actor, data, part)
-    if part.is_active and clean.get("is_active") is False:
-        _check_not_in_active_package(part)
+    model, clean = ITEM_KINDS[kind]
+    return model.objects.create(org_id=actor.org_id, **clean(actor, data, None))
+
+
+@audit.by_actor
+@transaction.atomic
+def update_item(actor: User, item: LabourItem | Part, **data) -> LabourItem | Part:
+    require(actor, "catalog.manage")
+    _in_org(actor, item)
+    clean = ITEM_KINDS[_kind_of(item)][1](actor, data, item)
+    if item.is_active and clean.get("is_active") is False:
+        _check_not_in_active_package(item)
     for key, value in clean.items():
-        setattr(part, key, value)
-    part.save()
-    return part
+        setattr(item, key, value)
+    item.save()
+    return item
 
 
 @audit.by_actor
 @transaction.atomic
-def retire_part(actor: User, part: Part) -> bool:
-    """Delete a part nobody used yet, else deactivate it. True when deleted."""
+def retire_item(actor: User, item: LabourItem | Part) -> bool:
+    """Delete an item nobody used yet, else deactivate it. True when deleted."""
     require(actor, "catalog.manage")
-    _in_org(actor, part)
-    return _retire(part)
+    _in_org(actor, item)
+    return _retire(item)
+
+
+def create_labour(actor: User, **data) -> LabourItem:
+    return create_item(actor, "labour", **data)
+
+
+def update_labour(actor: User, item: LabourItem, **data) -> LabourItem:
+    return update_item(actor, item, **data)
+
+
+def retire_labour(actor: User, item: LabourItem) -> bool:
+    return retire_item(actor, item)
+
+
+def create_part(actor: User, **data) -> Part:
+    return create_item(actor, "part", **data)
+
+
+def update_part(actor: User, part: Part, **data) -> Part:
+    return update_item(actor, part, **data)
+
+
+def retire_part(actor: User, part: Part) -> bool:
+    return retire_item(actor, part)
 
 
 # --- service packages ---------------------------------------------------------------------
 
 
-def _item_target(actor: User, spec: dict, errors: dict, key: str) -> tuple:
-    """The labour item or part a package line names (``labour_id`` or ``part_id``)."""
-    labour_id, part_id = spec.get("labour_id"), spec.get("part_id")
+def _named_item(actor: User, labour_id, part_id) -> tuple[LabourItem | Part | None, str | None]:
+    """The org's labour item or part named by exactly one of ``labour_id`` and ``part_id``
+    (``None`` when there is no such item), or the reason why no single item is named."""
     if bool(labour_id) == bool(part_id):
-        errors[key] = _("Choose either a labour item or a part.")
-        return None, None
+        return None, _("Choose either a labour item or a part.")
     model = LabourItem if labour_id else Part
     try:
         pk = int(labour_id or part_id)
     except (TypeError, ValueError):
-        pk = None
-    target = model.objects.filter(org_id=actor.org_id, pk=pk).first() if pk else None
-    if target is None:
-        errors[key] = _("Choose an item of your catalog.")
         return None, None
-    if not target.is_active:
-        errors[key] = _("%(name)s is deactivated; choose an active item.") % {"name": target}
+    return model.objects.filter(org_id=actor.org_id, pk=pk).first(), None
+
+
+def _split(item: LabourItem | Part) -> tuple[LabourItem | None, Part | None]:
+    return (item, None) if isinstance(item, LabourItem) else (None, item)
+
+
+def _item_target(actor: User, spec: dict, errors: dict, key: str) -> tuple:
+    """The active labour item or part a package line names (``labour_id`` or ``part_id``);
+    ``(None, None)`` with ``errors[key]`` set when it names none."""
+    target, error = _named_item(actor, spec.get("labour_id"), spec.get("part_id"))
+    if error is None and target is None:
+        error = _("Choose an item of your catalog.")
+    elif target is not None and not target.is_active:
+        error = _("%(name)s is deactivated; choose an active item.") % {"name": target}
+    if error:
+        errors[key] = error
         return None, None
-    return (target, None) if labour_id else (None, target)
+    return _split(target)
 
 
 def _clean_items(actor: User, items: Iterable[dict]) -> list[PackageItem]:
@@ -516,17 +525,12 @@ def clean_member_prices(value, store_price: Decimal | None) -> dict[str, str]:
 
 
 def _catalog_item(actor: User, labour_id, part_id) -> tuple:
-    if bool(labour_id) == bool(part_id):
-        raise Invalid(fields={"item": _("Choose either a labour item or a part.")})
-    model = LabourItem if labour_id else Part
-    try:
-        pk = int(labour_id or part_id)
-    except (TypeError, ValueError):
-        pk = None
-    target = model.objects.filter(org_id=actor.org_id, pk=pk).first() if pk else None
+    target, error = _named_item(actor, labour_id, part_id)
+    if error:
+        raise Invalid(fields={"item": error})
     if target is None:
         raise NotFound(_("This catalog item does not exist."))
-    return (target, None) if labour_id else (None, target)
+    return _split(target)
 
 
 @audit.by_actor

@@ -4,14 +4,42 @@ from autocrm.catalog import views
 
 urlpatterns = [
     path("catalog/", views.catalog_index, name="catalog_index"),
-    path("catalog/labour/new/", views.catalog_labour_create, name="catalog_labour_create"),
-    path("catalog/labour/<int:pk>/edit/", views.catalog_labour_edit, name="catalog_labour_edit"),
     path(
-        "catalog/labour/<int:pk>/retire/", views.catalog_labour_retire, name="catalog_labour_retire"
+        "catalog/labour/new/",
+        views.catalog_item_create,
+        {"kind": "labour"},
+        name="catalog_labour_create",
     ),
-    path("catalog/parts/new/", views.catalog_part_create, name="catalog_part_create"),
-    path("catalog/parts/<int:pk>/edit/", views.catalog_part_edit, name="catalog_part_edit"),
-    path("catalog/parts/<int:pk>/retire/", views.catalog_part_retire, name="catalog_part_retire"),
+    path(
+        "catalog/labour/<int:pk>/edit/",
+        views.catalog_item_edit,
+        {"kind": "labour"},
+        name="catalog_labour_edit",
+    ),
+    path(
+        "catalog/labour/<int:pk>/retire/",
+        views.catalog_item_retire,
+        {"kind": "labour"},
+        name="catalog_labour_retire",
+    ),
+    path(
+        "catalog/parts/new/",
+        views.catalog_item_create,
+        {"kind": "part"},
+        name="catalog_part_create",
+    ),
+    path(
+        "catalog/parts/<int:pk>/edit/",
+        views.catalog_item_edit,
+        {"kind": "part"},
+        name="catalog_part_edit",
+    ),
+    path(
+        "catalog/parts/<int:pk>/retire/",
+        views.catalog_item_retire,
+        {"kind": "part"},
+        name="catalog_part_retire",
+    ),
     path("catalog/packages/new/", views.catalog_package_create, name="catalog_package_create"),
     path("catalog/packages/<int:pk>/", views.catalog_package, name="catalog_package"),
     path(

@@ -20,28 +20,15 @@ from autocrm.catalog.forms import (
     PartForm,
     StorePriceForm,
 )
-from autocrm.catalog.models import LabourItem
 from autocrm.core.errors import ServiceError
-from autocrm.core.selectors import visible_stores
+from autocrm.core.forms import apply_service_error
+from autocrm.core.selectors import get_store, store_count, visible_stores
 from autocrm.core.views import capability_required
 
 PAGE_SIZE = 50
 TABS = ("labour", "parts", "packages")
-
-
-def show_error(form, exc: ServiceError, rename=None) -> None:
-    """A service's refusal on the form: each named field where the form has it (after
-    ``rename``), the rest on top; the general message only when nothing more precise is known."""
-    placed = False
-    for name, message in exc.fields.items():
-        target = rename(name) if rename else name
-        if target in form.fields:
-            form.add_error(target, str(message))
-        else:
-            form.add_error(None, str(message))
-        placed = True
-    if not placed:
-        form.add_error(None, str(exc.message))
+# An item kind (URL word, service kind) → its form and the catalog tab that lists it.
+ITEM_FORMS = {"labour": (LabourForm, "labour"), "part": (PartForm, "parts")}
 
 
 def _state(request) -> tuple[str, bool | None]:
@@ -86,26 +73,20 @@ def catalog_index(request):
 
 def _item_form_page(request, *, kind: str, item=None):
     user = request.user
-    form_class = LabourForm if kind == "labour" else PartForm
+    form_class, tab = ITEM_FORMS[kind]
     fields = list(form_class.base_fields)
     initial = {f: getattr(item, f) for f in fields} if item is not None else {}
     form = form_class(request.POST or None, initial=initial, editing=item is not None)
     if request.method == "POST" and form.is_valid():
         try:
-            if kind == "labour":
-                if item is None:
-                    item = services.create_labour(user, **form.cleaned_data)
-                else:
-                    services.update_labour(user, item, **form.cleaned_data)
-            elif item is None:
-                item = services.create_part(user, **form.cleaned_data)
+            if item is None:
+                item = services.create_item(user, kind, **form.cleaned_data)
             else:
-                services.update_part(user, item, **form.cleaned_data)
+                services.update_item(user, item, **form.cleaned_data)
             messages.success(request, _("%(name)s saved.") % {"name": item.name})
-            tab = "labour" if kind == "labour" else "parts"
             return redirect(f"{reverse('catalog_index')}?{urlencode({'tab': tab, 'q': item.code})}")
         except ServiceError as exc:
-            show_error(form, exc)
+            apply_service_error(form, exc)
     titles = {
         ("labour", False): _("New labour item"),
         ("labour", True): _("Edit labour item"),
@@ -114,11 +95,9 @@ def _item_form_page(request, *, kind: str, item=None):
     }
     context = {
         "form": form,
-        "item": item,
-        "kind": kind,
         "title": titles[(kind, item is not None)],
         "rows": [[form[name] for name in row if name in form.fields] for row in form.layout],
-        "back": f"{reverse('catalog_index')}?tab={'labour' if kind == 'labour' else 'parts'}",
+        "back": f"{reverse('catalog_index')}?tab={tab}",
         "retire_url": (
             reverse(f"catalog_{kind}_retire", args=[item.pk]) if item is not None else None
         ),
@@ -127,23 +106,13 @@ def _item_form_page(request, *, kind: str, item=None):
 
 
 @capability_required("catalog.manage")
-def catalog_labour_create(request):
-    return _item_form_page(request, kind="labour")
+def catalog_item_create(request, kind: str):
+    return _item_form_page(request, kind=kind)
 
 
 @capability_required("catalog.manage")
-def catalog_labour_edit(request, pk):
-    return _item_form_page(request, kind="labour", item=selectors.get_labour(request.user, pk))
-
-
-@capability_required("catalog.manage")
-def catalog_part_create(request):
-    return _item_form_page(request, kind="part")
-
-
-@capability_required("catalog.manage")
-def catalog_part_edit(request, pk):
-    return _item_form_page(request, kind="part", item=selectors.get_part(request.user, pk))
+def catalog_item_edit(request, kind: str, pk):
+    return _item_form_page(request, kind=kind, item=selectors.get_item(request.user, kind, pk))
 
 
 def _retired(request, item, deleted: bool) -> None:
@@ -159,26 +128,14 @@ def _retired(request, item, deleted: bool) -> None:
 
 @require_POST
 @capability_required("catalog.manage")
-def catalog_labour_retire(request, pk):
-    item = selectors.get_labour(request.user, pk)
+def catalog_item_retire(request, kind: str, pk):
+    item = selectors.get_item(request.user, kind, pk)
     try:
-        _retired(request, item, services.retire_labour(request.user, item))
+        _retired(request, item, services.retire_item(request.user, item))
     except ServiceError as exc:
         messages.error(request, str(exc.message))
-        return redirect("catalog_labour_edit", pk=item.pk)
-    return redirect(f"{reverse('catalog_index')}?tab=labour")
-
-
-@require_POST
-@capability_required("catalog.manage")
-def catalog_part_retire(request, pk):
-    item = selectors.get_part(request.user, pk)
-    try:
-        _retired(request, item, services.retire_part(request.user, item))
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
-        return redirect("catalog_part_edit", pk=item.pk)
-    return redirect(f"{reverse('catalog_index')}?tab=parts")
+        return redirect(f"catalog_{kind}_edit", pk=item.pk)
+    return redirect(f"{reverse('catalog_index')}?tab={ITEM_FORMS[kind][1]}")
 
 
 # --- packages -----------------------------------------------------------------------------
@@ -214,11 +171,9 @@ def _package_form_page(request, package=None):
                 messages.success(request, _("Package %(name)s saved.") % {"name": package})
             return redirect("catalog_package", pk=package.pk)
         except ServiceError as exc:
-            show_error(form, exc, _package_error_field)
+            apply_service_error(form, exc, _package_error_field)
     context = {
         "form": form,
-        "item": package,
-        "kind": "package",
         "title": _("Edit package") if package else _("New package"),
         "rows": [[form[name] for name in row if name in form.fields] for row in form.layout],
         "back": (
@@ -248,8 +203,10 @@ def _package_page(request, package, item_form=None, status: int = 200):
     level = request.GET.get("level", "").strip()[:30]
     preview = None
     if store_id:
+        # A store of the list is already loaded; any other id is looked up (and scoped).
+        store = next((s for s in stores if str(s.pk) == str(store_id)), store_id)
         try:
-            preview = selectors.quote(user, store_id, level, package_id=package.pk)
+            preview = selectors.quote(user, store, level, package=package)
         except ServiceError:
             preview = None
     can_manage = user.can("catalog.manage")
@@ -293,8 +250,8 @@ def catalog_package_item_add(request, pk):
             messages.success(request, _("%(name)s added.") % {"name": item})
             return redirect("catalog_package", pk=package.pk)
         except ServiceError as exc:
-            show_error(form, exc, _package_error_field)
-    return _package_page(request, selectors.get_package(user, pk), form, status=422)
+            apply_service_error(form, exc, _package_error_field)
+    return _package_page(request, package, form, status=422)
 
 
 def _package_item(request, pk, item_pk):
@@ -359,7 +316,7 @@ def catalog_price_stores(request):
 @capability_required("catalog.view")
 def catalog_prices(request, store_id):
     user = request.user
-    store = selectors.price_store(user, store_id)
+    store = get_store(user, store_id)
     tab = request.GET.get("tab", "labour")
     if tab not in ("labour", "parts"):
         tab = "labour"
@@ -383,7 +340,7 @@ def catalog_prices(request, store_id):
         "rows": selectors.price_list(user, store, kind, list(page.object_list)),
         "kind": kind,
         "can_edit": user.can("prices.manage"),
-        "stores": list(visible_stores(user)),
+        "other_stores": store_count(user) > 1,
         "tabs": [("labour", _("Labour")), ("parts", _("Parts"))],
     }
     partial = request.htmx and not request.htmx.history_restore_request
@@ -393,13 +350,18 @@ def catalog_prices(request, store_id):
 
 
 def _member_error_field(form: StorePriceForm):
-    """``member_prices.<level>`` → the price box of that level's row."""
-    by_level = {}
+    """``member_prices.<level>`` → the price box of that level's row; ``member_prices`` (a
+    price without a level name) → the level box of the first such row."""
+    by_level, nameless = {}, "member_prices"
     for level_field, member_field in form.level_rows:
         level = (form.cleaned_data.get(level_field.name) or "").strip()
         by_level.setdefault(level, member_field.name)
+        if not level and form.cleaned_data.get(member_field.name) and nameless == "member_prices":
+            nameless = level_field.name
 
     def rename(name: str) -> str:
+        if name == "member_prices":
+            return nameless
         if name.startswith("member_prices."):
             return by_level.get(name.split(".", 1)[1].strip(), name)
         return name
@@ -410,43 +372,38 @@ def _member_error_field(form: StorePriceForm):
 @capability_required("prices.manage")
 def catalog_price_edit(request, store_id, kind, item_id):
     user = request.user
-    store = selectors.price_store(user, store_id)
-    if kind not in ("labour", "part"):
+    store = get_store(user, store_id)
+    if kind not in ITEM_FORMS:
         raise Http404
-    item = (
-        selectors.get_labour(user, item_id)
-        if kind == "labour"
-        else selectors.get_part(user, item_id)
-    )
+    item = selectors.get_item(user, kind, item_id)
     row = selectors.store_price_for(user, store, item)
     initial = {"price": row.price if row else item.price}
+    levels = selectors.level_names(user)
     form = StorePriceForm(
         request.POST or None,
         initial=initial,
         member_prices=row.member_prices if row else {},
-        levels=selectors.level_names(user),
+        levels=levels,
     )
-    tab = "labour" if kind == "labour" else "parts"
+    tab = ITEM_FORMS[kind][1]
     back = f"{reverse('catalog_prices', args=[store.pk])}?tab={tab}"
     if request.method == "POST" and form.is_valid():
         try:
-            field = "labour_id" if isinstance(item, LabourItem) else "part_id"
-            services.set_store_price(user, store, **{field: item.pk}, **form.service_data())
+            services.set_store_price(user, store, **{f"{kind}_id": item.pk}, **form.service_data())
             messages.success(
                 request,
                 _("Price of %(item)s at %(store)s saved.") % {"item": item.name, "store": store},
             )
             return redirect(f"{back}&{urlencode({'q': item.code})}")
         except ServiceError as exc:
-            show_error(form, exc, _member_error_field(form))
+            apply_service_error(form, exc, _member_error_field(form))
     context = {
         "form": form,
         "store": store,
         "item": item,
-        "kind": kind,
         "row": row,
         "back": back,
-        "levels": selectors.level_names(user),
+        "levels": levels,
     }
     return render(request, "catalog/price_form.html", context)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.utils.translation import gettext_lazy as _
@@ -59,13 +61,20 @@ class CustomFieldsMixin:
         }
 
 
-def apply_service_error(form: forms.Form, exc: ServiceError) -> None:
-    """Show a service's refusal on the form: per field where it names one, else on top."""
+# Service field names that core forms call differently.
+SERVICE_FIELD_NAMES = {"region_id": "region", "store_ids": "stores", "region_ids": "regions"}
+
+
+def apply_service_error(
+    form: forms.Form,
+    exc: ServiceError,
+    rename: Mapping[str, str] | Callable[[str], str] = SERVICE_FIELD_NAMES,
+) -> None:
+    """Show a service's refusal on the form: per field where it names one, else on top.
+    ``rename`` (a dict or a function) maps a service's field names to the form's."""
     placed = False
     for name, message in exc.fields.items():
-        target = {"region_id": "region", "store_ids": "stores", "region_ids": "regions"}.get(
-            name, name
-        )
+        target = rename(name) if callable(rename) else rename.get(name, name)
         if target in form.fields:
             form.add_error(target, str(message))
             placed = True

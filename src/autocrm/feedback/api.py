@@ -6,6 +6,7 @@ import datetime
 
 from ninja import Field, Router, Schema
 
+from autocrm.core.api import page_of
 from autocrm.core.pagination import paginate
 from autocrm.core.services import require
 from autocrm.feedback import selectors, services
@@ -34,9 +35,7 @@ class SurveyOut(Schema):
     handling_note: str
 
 
-class SurveyPage(Schema):
-    items: list[SurveyOut]
-    next_cursor: str | None
+SurveyPage = page_of(SurveyOut)
 
 
 class HandleIn(Schema):

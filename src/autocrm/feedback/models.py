@@ -19,6 +19,17 @@ LOW_REASONS = [
     ("clean", _("Car returned dirty")),
     ("other", _("Other")),
 ]
+# The four star ratings, in the order the owner sees them.
+DIMENSIONS = [
+    ("timeliness", _("On time")),
+    ("professionalism", _("Professional work")),
+    ("attitude", _("Friendly service")),
+    ("result", _("Result of the repair")),
+]
+DIMENSION_NAMES = tuple(name for name, _label in DIMENSIONS)
+# A score at or below these is low: an alert for the manager, and the owner is asked why.
+LOW_NPS = 6  # detractors: 0–6
+LOW_STARS = 3
 
 
 class Survey(models.Model):

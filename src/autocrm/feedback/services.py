@@ -7,17 +7,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from autocrm.core import audit, events, scoping
+from autocrm.core import audit, events
 from autocrm.core.errors import Conflict, Invalid, NotFound
 from autocrm.core.models import User
+from autocrm.core.scoping import require_visible
 from autocrm.core.services import require
 from autocrm.core.validators import tidy_prose
-from autocrm.feedback.models import LOW_REASONS, Survey
+from autocrm.feedback.models import DIMENSION_NAMES, LOW_NPS, LOW_REASONS, LOW_STARS, Survey
 
-DIMENSIONS = ("timeliness", "professionalism", "attitude", "result")
 REASON_CODES = {code for code, _label in LOW_REASONS}
-LOW_NPS = 6  # detractors: 0–6
-LOW_STARS = 3
 MAX_COMMENT = 1000
 
 
@@ -53,7 +51,7 @@ def clean_scores(data: dict) -> dict:
         errors,
     )
     stars = {}
-    for name in DIMENSIONS:
+    for name in DIMENSION_NAMES:
         stars[name] = _score(
             data.get(name),
             1,
@@ -95,12 +93,12 @@ def submit_survey(link_or_work_order, **scores) -> Survey:
 def _submit(wo, scores: dict) -> Survey:
     from autocrm.service.models import WorkOrder
 
-    if wo.status not in (WorkOrder.Status.SETTLED, WorkOrder.Status.CLOSED):
+    if wo.status not in WorkOrder.FINISHED_STATUSES:
         raise Conflict(_("The visit is not finished yet."), code="not_finished")
     if Survey.objects.filter(work_order=wo).exists():
         raise Conflict(_("You have already rated this visit. Thank you!"), code="already_submitted")
     clean = clean_scores(scores)
-    low = is_low(clean["nps"], {d: clean[d] for d in DIMENSIONS})
+    low = is_low(clean["nps"], {d: clean[d] for d in DIMENSION_NAMES})
     try:
         with transaction.atomic():
             survey = Survey.objects.create(
@@ -130,8 +128,7 @@ def _submit(wo, scores: dict) -> Survey:
 def handle_survey(actor: User, survey: Survey, *, note: str) -> Survey:
     """A manager records what was done about a low score (called back, refund, redo…)."""
     require(actor, "survey.handle")
-    if survey.org_id != actor.org_id or not scoping.can_see_store(actor, survey.store_id):
-        raise NotFound()
+    require_visible(actor, survey)
     survey = Survey.objects.select_for_update().get(pk=survey.pk)
     if survey.handled_at is not None:
         who = survey.handled_by.display_name if survey.handled_by_id else _("someone else")

@@ -11,7 +11,7 @@ from autocrm.core.errors import ServiceError
 from autocrm.core.pagination import paginate
 from autocrm.core.views import capability_required
 from autocrm.feedback import selectors, services
-from autocrm.feedback.models import LOW_REASONS
+from autocrm.feedback.models import DIMENSIONS, LOW_NPS, LOW_REASONS, LOW_STARS
 
 
 @capability_required("survey.view")
@@ -22,13 +22,15 @@ def alerts(request):
     labels = {code: label for code, label in LOW_REASONS}
     for survey in page["items"]:
         survey.reason_labels = [str(labels.get(r, r)) for r in survey.reasons]
+        survey.stars = [(label, getattr(survey, name)) for name, label in DIMENSIONS]
     context = {
         "surveys": page["items"],
         "next_cursor": page["next_cursor"],
         "handled": handled,
         "open_count": selectors.alert_count(request.user),
         "can_handle": request.user.can("survey.handle"),
-        "errors": {},
+        "low_nps": LOW_NPS,
+        "low_stars": LOW_STARS,
     }
     return render(request, "feedback/alerts.html", context)
 

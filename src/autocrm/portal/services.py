@@ -76,7 +76,9 @@ def resolve(token: str, purpose: str) -> PortalLink:
     except signing.BadSignature:
         raise NotFound(_("This link is not valid. Ask the shop to send it again.")) from None
     link = (
-        PortalLink.objects.select_related("work_order", "store")
+        PortalLink.objects.select_related(
+            "work_order__store", "work_order__customer", "work_order__vehicle", "work_order__stage"
+        )
         .filter(token_hash=_hash(raw), purpose=purpose)
         .first()
     )
@@ -201,21 +203,18 @@ def save_signature(link: PortalLink, data_url: str) -> PortalLink:
     """The owner's finger signature on the estimate, kept once per link."""
     if link.purpose != PortalLink.Purpose.ESTIMATE:
         raise NotFound()
+    from autocrm.service.services import log_event
+
     value = clean_signature(data_url)
+    wo = link.work_order
     link = PortalLink.objects.select_for_update().get(pk=link.pk)
     if link.signature:
         raise Conflict(_("You have already signed this estimate."), code="already_signed")
     link.signature = value
     link.save(update_fields=["signature"])
-    from autocrm.service.models import WorkOrderEvent
-
-    WorkOrderEvent.objects.create(
-        work_order_id=link.work_order_id,
-        kind="approval",
-        text=_("%(who)s signed the estimate") % {"who": link.work_order.customer.name},
-        actor_label=link.work_order.customer.name[:60],
-        public=True,
-    )
+    owner = wo.customer.name
+    text = _("%(who)s signed the estimate") % {"who": owner}
+    log_event(wo, "approval", text, public=True, label=owner[:60])
     return link
 
 

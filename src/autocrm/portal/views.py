@@ -10,11 +10,10 @@ from functools import wraps
 
 from django.contrib import messages
 from django.core import signing
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -25,12 +24,26 @@ from autocrm.core.models import Organization, Store
 from autocrm.core.validators import mask_mobile
 from autocrm.core.views import capability_required
 from autocrm.feedback import services as feedback
-from autocrm.feedback.models import LOW_REASONS, Survey
+from autocrm.feedback.models import (
+    DIMENSION_NAMES,
+    DIMENSIONS,
+    LOW_NPS,
+    LOW_REASONS,
+    LOW_STARS,
+    Survey,
+)
 from autocrm.portal import services
 from autocrm.portal.models import PortalLink
 from autocrm.service import appointments, notify, selectors
-from autocrm.service import services as shop
-from autocrm.service.models import Appointment, InspectionResult, Media, WorkOrder, WorkOrderLine
+from autocrm.service.media import media_response
+from autocrm.service.models import (
+    Appointment,
+    InspectionResult,
+    Media,
+    ServiceSettings,
+    WorkOrder,
+    WorkOrderLine,
+)
 
 P = PortalLink.Purpose
 CENT = Decimal("0.01")
@@ -70,10 +83,10 @@ def link_page(purpose: str):
     return decorator
 
 
-def _load(link: PortalLink) -> WorkOrder:
-    return WorkOrder.objects.select_related("store", "customer", "vehicle", "stage").get(
-        pk=link.work_order_id
-    )
+def _public_settings(store: Store) -> ServiceSettings:
+    """The store's settings for a page anyone may open: the defaults, unsaved, when the store
+    has no row yet (reading a public page never writes)."""
+    return ServiceSettings.objects.filter(store_id=store.pk).first() or ServiceSettings(store=store)
 
 
 def _photo_urls(media: Media, name: str, token: str) -> Media:
@@ -87,7 +100,7 @@ def _photo_urls(media: Media, name: str, token: str) -> Media:
 
 
 def _estimate_context(link: PortalLink, token: str) -> dict:
-    wo = _load(link)
+    wo = link.work_order
     shared = [
         _photo_urls(m, "portal_estimate_photo", token)
         for m in Media.objects.filter(work_order=wo, shared=True).order_by("created_at", "id")
@@ -111,7 +124,7 @@ def _estimate_context(link: PortalLink, token: str) -> dict:
     for ln in lines:
         ln.photos = by_line.get(ln.pk, [])
     proposed = [ln for ln in lines if ln.approval == WorkOrderLine.Approval.PROPOSED]
-    rate = shop.settings_for(wo.store_id).tax_rate
+    rate = _public_settings(wo.store).tax_rate
     return {
         "link": link,
         "wo": wo,
@@ -199,7 +212,7 @@ STATUS_LABELS = {
 
 
 def _progress_context(link: PortalLink, token: str) -> dict:
-    wo = _load(link)
+    wo = link.work_order
     order = [s for s, _label in STEPS]
     status = WorkOrder.Status.SETTLED if wo.status == WorkOrder.Status.CLOSED else wo.status
     current = order.index(status) if status in order else -1
@@ -241,21 +254,14 @@ def progress_live(request, link, token):
 
 
 def _photo(request, link, media_token):
+    """A photo the shop shared on this link's work order (the thumbnail unless ``?full=1``)."""
     media = Media.objects.filter(
         token=media_token, work_order_id=link.work_order_id, shared=True
     ).first()
     if media is None:
         raise Http404
-    wanted = media.file if request.GET.get("full") or not media.thumbnail else media.thumbnail
-    try:
-        handle = wanted.open("rb")
-    except (FileNotFoundError, ValueError):
-        raise Http404 from None
-    content_type = "image/jpeg" if wanted is media.thumbnail else media.content_type
-    response = FileResponse(handle, content_type=content_type or "application/octet-stream")
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    thumb = not request.GET.get("full") and bool(media.thumbnail)
+    return media_response(media, thumb, request=request)
 
 
 @require_GET
@@ -274,17 +280,12 @@ def progress_photo(request, link, token, media_token):
 
 
 def _survey_context(link: PortalLink, values=None, errors=None) -> dict:
-    wo = _load(link)
+    wo = link.work_order
     values = values or {}
     errors = errors or {}
     dimensions = [
         {"name": name, "label": label, "value": values.get(name, ""), "error": errors.get(name)}
-        for name, label in (
-            ("timeliness", _("On time")),
-            ("professionalism", _("Professional work")),
-            ("attitude", _("Friendly service")),
-            ("result", _("Result of the repair")),
-        )
+        for name, label in DIMENSIONS
     ]
     return {
         "link": link,
@@ -296,34 +297,33 @@ def _survey_context(link: PortalLink, values=None, errors=None) -> dict:
         "nps_range": range(11),
         "star_range": range(1, 6),
         "reasons": LOW_REASONS,
+        "low_nps": LOW_NPS,
+        "low_stars": LOW_STARS,
         "done": False,
     }
+
+
+def _survey_done(request, link, *, already: bool, status: int = 200) -> HttpResponse:
+    context = _survey_context(link)
+    context.update(done=True, already=already)
+    return render(request, "portal/survey.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
 @link_page(P.SURVEY)
 def survey(request, link, token):
-    if Survey.objects.filter(work_order_id=link.work_order_id).exists():
-        context = _survey_context(link)
-        context.update(done=True, already=request.method == "POST" or "thanks" not in request.GET)
-        return render(
-            request, "portal/survey.html", context, status=409 if request.method == "POST" else 200
-        )
     if request.method == "GET":
+        if Survey.objects.filter(work_order_id=link.work_order_id).exists():
+            return _survey_done(request, link, already="thanks" not in request.GET)
         services.mark_opened(link)
         return render(request, "portal/survey.html", _survey_context(link))
-    values = {
-        "nps": request.POST.get("nps", ""),
-        "timeliness": request.POST.get("timeliness", ""),
-        "professionalism": request.POST.get("professionalism", ""),
-        "attitude": request.POST.get("attitude", ""),
-        "result": request.POST.get("result", ""),
-        "reasons": request.POST.getlist("reasons"),
-        "comment": request.POST.get("comment", ""),
-    }
+    values = {name: request.POST.get(name, "") for name in ("nps", *DIMENSION_NAMES, "comment")}
+    values["reasons"] = request.POST.getlist("reasons")
     try:
         feedback.submit_survey(link, **values)
     except ServiceError as exc:
+        if exc.code == "already_submitted":
+            return _survey_done(request, link, already=True, status=409)
         if exc.status not in (409, 422):
             raise
         errors = {k: str(v) for k, v in exc.fields.items()}
@@ -343,19 +343,34 @@ def _org(org_code: str) -> Organization:
     return org
 
 
-def _bookable_stores(org: Organization):
-    return [
-        s
-        for s in Store.objects.filter(org=org, is_active=True).order_by("name")
-        if shop.settings_for(s.pk).online_booking
-    ]
+def _bookable_stores(org: Organization) -> list[Store]:
+    """The org's stores taking online bookings, in one query (a store without settings takes
+    them: that is the default)."""
+    return list(
+        Store.objects.filter(org=org, is_active=True)
+        .exclude(service_settings__online_booking=False)
+        .order_by("name")
+    )
 
 
-def _store(org: Organization, store_code: str) -> Store:
-    store = Store.objects.filter(org=org, code=store_code, is_active=True).first()
-    if store is None or not shop.settings_for(store.pk).online_booking:
+def _store(org: Organization, store_code: str) -> tuple[Store, ServiceSettings]:
+    """The store and its settings, read once for the whole request. A store without a settings
+    row gets the defaults unsaved: an anonymous visitor never writes."""
+    store = (
+        Store.objects.select_related("service_settings")
+        .filter(org=org, code=store_code, is_active=True)
+        .first()
+    )
+    if store is None:
         raise NotFound(_("This store does not take online bookings."))
-    return store
+    try:
+        conf = store.service_settings
+    except ServiceSettings.DoesNotExist:
+        conf = ServiceSettings(store=store)
+    if not conf.online_booking:
+        raise NotFound(_("This store does not take online bookings."))
+    store.org = org
+    return store, conf
 
 
 @require_GET
@@ -371,8 +386,7 @@ def book_stores(request, org_code):
     return render(request, "portal/book_stores.html", {"org": org, "stores": stores})
 
 
-def _days(store: Store) -> list[datetime.date]:
-    conf = shop.settings_for(store.pk)
+def _days(conf: ServiceSettings) -> list[datetime.date]:
     today = timezone.localdate()
     return [today + datetime.timedelta(days=i) for i in range(conf.booking_days + 1)]
 
@@ -385,24 +399,25 @@ def _parse_day(value, days: list[datetime.date]) -> datetime.date:
     return day if day in days else days[0]
 
 
-def _slot_choices(store: Store, day: datetime.date) -> list[dict]:
+def _slot_choices(store: Store, conf: ServiceSettings, day: datetime.date) -> list[dict]:
     return [
         {
             "value": timezone.localtime(s["starts_at"]).strftime("%H:%M"),
             "left": s["left"],
             "disabled": s["past"] or s["left"] <= 0,
         }
-        for s in appointments.slots(store, day)
+        for s in appointments.slots(store, day, conf=conf)
     ]
 
 
-def _booking_context(store: Store, day: datetime.date, values=None, errors=None) -> dict:
-    days = _days(store)
-    slots = _slot_choices(store, day)
+def _booking_context(
+    store: Store, conf: ServiceSettings, day: datetime.date, values=None, errors=None
+) -> dict:
+    slots = _slot_choices(store, conf, day)
     return {
         "store": store,
         "org": store.org,
-        "days": days,
+        "days": _days(conf),
         "day": day,
         "slots": slots,
         "any_free": any(not s["disabled"] for s in slots),
@@ -418,13 +433,13 @@ def _booking_context(store: Store, day: datetime.date, values=None, errors=None)
 @require_http_methods(["GET", "POST"])
 def book(request, org_code, store_code):
     try:
-        store = _store(_org(org_code), store_code)
+        store, conf = _store(_org(org_code), store_code)
     except NotFound as exc:
         return _error(request, exc)
-    days = _days(store)
+    days = _days(conf)
     if request.method == "GET":
         day = _parse_day(request.GET.get("day"), days)
-        return render(request, "portal/book.html", _booking_context(store, day))
+        return render(request, "portal/book.html", _booking_context(store, conf, day))
     values = {
         k: request.POST.get(k, "").strip()
         for k in ("day", "slot", "name", "mobile", "plate", "package", "note")
@@ -434,7 +449,10 @@ def book(request, org_code, store_code):
     if request.POST.get("website"):  # a field people never see: only robots fill it in
         errors["form"] = _("Your booking could not be taken. Please call the store.")
         return render(
-            request, "portal/book.html", _booking_context(store, day, values, errors), status=400
+            request,
+            "portal/book.html",
+            _booking_context(store, conf, day, values, errors),
+            status=400,
         )
     starts_at = None
     try:
@@ -470,7 +488,7 @@ def book(request, org_code, store_code):
             errors["starts_at"] = str(exc.message)
         elif not exc.fields:
             errors["form"] = str(exc.message)
-        context = _booking_context(store, day, values, errors)
+        context = _booking_context(store, conf, day, values, errors)
         return render(request, "portal/book.html", context, status=exc.status)
     ref = signing.dumps(appt.pk, salt=BOOKING_SALT)
     return redirect("portal_book_done", org_code=org_code, store_code=store_code, ref=ref)
@@ -480,17 +498,18 @@ def book(request, org_code, store_code):
 def book_slots(request, org_code, store_code):
     """The time buttons of one day (htmx swaps them in when the day changes)."""
     try:
-        store = _store(_org(org_code), store_code)
+        store, conf = _store(_org(org_code), store_code)
     except NotFound as exc:
         return _error(request, exc)
-    day = _parse_day(request.GET.get("day"), _days(store))
-    return render(request, "portal/_slots.html", _booking_context(store, day))
+    days = _days(conf)
+    day = _parse_day(request.GET.get("day"), days)
+    return render(request, "portal/_slots.html", _booking_context(store, conf, day))
 
 
 @require_GET
 def book_done(request, org_code, store_code, ref):
     try:
-        store = _store(_org(org_code), store_code)
+        store, _conf = _store(_org(org_code), store_code)
         pk = signing.loads(ref, salt=BOOKING_SALT, max_age=7 * 24 * 3600)
         appt = Appointment.objects.select_related("package").get(pk=pk, store=store)
     except (NotFound, signing.BadSignature, Appointment.DoesNotExist) as exc:
@@ -511,16 +530,6 @@ SENDERS = {
     P.PROGRESS: notify.progress_link,
     P.SURVEY: notify.survey_invitation,
 }
-
-
-def _back(request, wo: WorkOrder) -> str:
-    try:
-        return reverse("workorder_detail", args=[wo.pk])
-    except NoReverseMatch:
-        referer = request.META.get("HTTP_REFERER", "")
-        if url_has_allowed_host_and_scheme(referer, {request.get_host()}, request.is_secure()):
-            return referer
-        return "/"
 
 
 def _links_context(request, wo: WorkOrder, sent=None) -> dict:
@@ -544,11 +553,7 @@ def _links_context(request, wo: WorkOrder, sent=None) -> dict:
         "purposes": [
             (P.ESTIMATE, _("Send approval link"), wo.is_open),
             (P.PROGRESS, _("Send progress link"), wo.status != WorkOrder.Status.CANCELLED),
-            (
-                P.SURVEY,
-                _("Send survey"),
-                wo.status in (WorkOrder.Status.SETTLED, WorkOrder.Status.CLOSED),
-            ),
+            (P.SURVEY, _("Send survey"), wo.status in WorkOrder.FINISHED_STATUSES),
         ],
     }
 
@@ -571,16 +576,18 @@ def send_link(request, pk, purpose):
         raise Http404
     if purpose == P.ESTIMATE and not wo.is_open:
         raise Conflict(_("This work order can no longer be changed."))
-    if purpose == P.SURVEY and wo.status not in (WorkOrder.Status.SETTLED, WorkOrder.Status.CLOSED):
+    if purpose == P.SURVEY and wo.status not in WorkOrder.FINISHED_STATUSES:
         raise Conflict(_("The survey is sent after settlement."))
     path = SENDERS[purpose](wo)
     url = request.build_absolute_uri(path)
     if request.htmx:
         return render(request, "portal/_links.html", _links_context(request, wo, sent=url))
     if wo.customer.mobile:
-        messages.success(request, _("Link sent to the owner by SMS: %(url)s") % {"url": url})
+        messages.success(
+            request, _("Text message with the link queued for the owner: %(url)s") % {"url": url}
+        )
     else:
         messages.warning(
             request, _("The owner has no mobile number; copy this link: %(url)s") % {"url": url}
         )
-    return redirect(_back(request, wo))
+    return redirect("workorder_detail", wo.pk)

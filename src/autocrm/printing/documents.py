@@ -3,16 +3,15 @@ list (结算清单, JT/T 1133-2017 layout, A4 or an 80 mm receipt) and the compl
 (竣工出厂合格证).
 
 Building a document's context is plain Python over an already scoped work order, so the figures
-can be tested without making a PDF; ``render_pdf`` is the one place that calls WeasyPrint. The
-documents bill from the lines themselves (approved lines only), so every printed figure adds up
-on the paper the customer signs."""
+can be tested without making a PDF; ``printing.pdf`` makes the PDF. The lines are listed from
+the work order's approved lines; the money figures (totals, discount, VAT) are the ones the
+work order keeps, so the paper agrees with every list and report."""
 
 from __future__ import annotations
 
 import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
@@ -30,6 +29,7 @@ from autocrm.service.models import (
     WorkOrder,
     WorkOrderLine,
 )
+from autocrm.service.services import CERTIFICATE_CLASSES
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -63,11 +63,10 @@ APPROVAL_LABELS = {
     WorkOrderLine.Approval.PROPOSED: pgettext_lazy("print", "To confirm"),
     WorkOrderLine.Approval.APPROVED: pgettext_lazy("print", "Confirmed"),
 }
-# The repair classes that need a completion quality check and a certificate before hand-over.
-CERTIFIED_CLASSES = frozenset({RepairClass.SECOND, RepairClass.ASSEMBLY, RepairClass.VEHICLE})
 
 
-def money(value) -> Decimal:
+def round_fen(value) -> Decimal:
+    """``value`` rounded to the fen (half up); nothing and 0 are 0.00."""
     return Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
@@ -109,9 +108,11 @@ def vehicle_info(wo: WorkOrder) -> dict:
     }
 
 
-def store_settings(user: User, wo: WorkOrder) -> ServiceSettings:
-    """The store's shop-floor settings, or the defaults when the store has saved none."""
-    found = scoping.scoped(ServiceSettings.objects.filter(store_id=wo.store_id), user).first()
+def store_settings(wo: WorkOrder) -> ServiceSettings:
+    """The store's shop-floor settings, or the defaults when the store has saved none.
+    Not ``service.services.settings_for``: that one saves a default row, and printing only
+    reads."""
+    found = ServiceSettings.objects.filter(store_id=wo.store_id).first()
     return found or ServiceSettings(store=wo.store)
 
 
@@ -126,8 +127,8 @@ def quantity_text(value: Decimal) -> Decimal:
 def line_row(line: WorkOrderLine) -> dict:
     """One printed line. ``amount`` is what is billed after the line's discount; the gap to
     quantity × unit price is shown as the discount (member prices are already the unit price)."""
-    gross = money(line.quantity * line.unit_price)
-    amount = money(line.amount)
+    gross = round_fen(line.quantity * line.unit_price)
+    amount = round_fen(line.amount)
     return {
         "name": line.name,
         "code": line.code,
@@ -135,7 +136,7 @@ def line_row(line: WorkOrderLine) -> dict:
         "spec": line.spec,
         "unit": line.unit,
         "quantity": quantity_text(line.quantity),
-        "unit_price": money(line.unit_price),
+        "unit_price": round_fen(line.unit_price),
         "gross": gross,
         "discount": max(gross - amount, ZERO),
         "discount_pct": line.discount_pct,
@@ -162,7 +163,7 @@ def category_totals(lines) -> list[dict]:
     sums = {code: ZERO for code in Category.values}
     for line in lines:
         key = line.category if line.category in sums else Category.OTHER
-        sums[key] += money(line.amount)
+        sums[key] += round_fen(line.amount)
     return [
         {"code": code, "label": CATEGORY_LABELS[code], "amount": sums[code]}
         for code in Category.values
@@ -173,20 +174,12 @@ def payments_by_method(payments) -> list[dict]:
     """Money received per method, net of refunds and reversals (stored as negative rows)."""
     sums: dict[str, Decimal] = {}
     for p in payments:
-        sums[p.method] = sums.get(p.method, ZERO) + money(p.amount)
+        sums[p.method] = sums.get(p.method, ZERO) + round_fen(p.amount)
     return [
         {"method": code, "label": METHOD_LABELS[code], "amount": sums[code]}
         for code in Payment.Method.values
         if sums.get(code)
     ]
-
-
-def vat_included(total: Decimal, rate: Decimal) -> Decimal:
-    """The VAT inside a tax-inclusive price: total × rate / (1 + rate)."""
-    rate = Decimal(rate or 0)
-    if not total or rate <= 0:
-        return ZERO
-    return money(total * rate / (1 + rate))
 
 
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"
@@ -229,7 +222,7 @@ def _integer_upper(number: int) -> str:
 def rmb_upper(amount: Decimal) -> str:
     """An amount in the capital numerals of Chinese financial documents (人民币大写):
     1234.56 → 壹仟贰佰叁拾肆元伍角陆分."""
-    amount = money(amount)
+    amount = round_fen(amount)
     sign = "负" if amount < 0 else ""
     cents = int(abs(amount) * 100)
     yuan, rest = divmod(cents, 100)
@@ -273,7 +266,7 @@ def warranty(wo: WorkOrder, start: datetime.date) -> dict:
 
 
 def _common(user: User, wo: WorkOrder, title: str) -> dict:
-    settings = store_settings(user, wo)
+    settings = store_settings(wo)
     now = timezone.localtime()
     return {
         "title": title,
@@ -326,17 +319,21 @@ def authorisation_context(user: User, wo: WorkOrder) -> dict:
         if line.approval in (WorkOrderLine.Approval.PROPOSED, WorkOrderLine.Approval.APPROVED)
     ]
     rows = [line_row(line) for line in lines]
-    charged = [row for row in rows if not row["customer_supplied"]]
+    proposed = sum(
+        (
+            r["amount"]
+            for r in rows
+            if r["approval"] == WorkOrderLine.Approval.PROPOSED and not r["customer_supplied"]
+        ),
+        ZERO,
+    )
     return {
         **_common(user, wo, _("Motor vehicle repair authorisation")),
         "complaint": wo.complaint,
         "promised_at": _local_time(wo.promised_at),
         "lines": rows,
-        "approved_total": sum(
-            (r["amount"] for r in charged if r["approval"] == WorkOrderLine.Approval.APPROVED),
-            ZERO,
-        ),
-        "estimate_total": sum((r["amount"] for r in charged), ZERO),
+        "approved_total": wo.total,
+        "estimate_total": wo.total + proposed,
         "terms": authorisation_terms(),
     }
 
@@ -346,15 +343,15 @@ def authorisation_context(user: User, wo: WorkOrder) -> dict:
 
 def settlement_context(user: User, wo: WorkOrder, *, size: str = "a4") -> dict:
     """结算清单 after JT/T 1133-2017: materials and labour itemised, category totals, discount,
-    VAT included, payments and balance, the owner's own parts, old parts, warranty."""
-    approved = approved_lines(wo)
-    billed = [line for line in approved if not line.customer_supplied]
+    VAT included, payments and balance, the owner's own parts, old parts, warranty. Totals,
+    discount and VAT are the work order's kept columns; sublets and other fees are listed and
+    subtotalled with the labour, as on the form."""
+    billed = billed_lines(wo)
     materials = [line_row(line) for line in billed if line.category == Category.MATERIAL]
     labour = [line_row(line) for line in billed if line.category != Category.MATERIAL]
-    rows = materials + labour
-    total = sum((r["amount"] for r in rows), ZERO)
+    total = wo.total
     payments = list(wo.payments.all())
-    paid = sum((money(p.amount) for p in payments), ZERO)
+    paid = sum((round_fen(p.amount) for p in payments), ZERO)
     common = _common(user, wo, _("Motor vehicle repair settlement list"))
     settled_on = _local_date(wo.settled_at)
     return {
@@ -365,23 +362,25 @@ def settlement_context(user: User, wo: WorkOrder, *, size: str = "a4") -> dict:
         "received_on": _local_date(wo.opened_at),
         "settled_on": settled_on,
         "materials": materials,
-        "materials_total": sum((r["amount"] for r in materials), ZERO),
+        "materials_total": wo.parts_total,
         "labour": labour,
         "labour_hours": sum(
             (line.quantity for line in billed if line.kind == WorkOrderLine.Kind.LABOUR), ZERO
         ),
-        "labour_total": sum((r["amount"] for r in labour), ZERO),
+        "labour_total": wo.labour_total + wo.other_total,
         "category_totals": category_totals(billed),
-        "gross_total": sum((r["gross"] for r in rows), ZERO),
-        "discount": sum((r["discount"] for r in rows), ZERO),
+        "gross_total": total + wo.discount_total,
+        "discount": wo.discount_total,
         "total": total,
         "total_upper": rmb_upper(total),
         "tax_rate_pct": (Decimal(common["settings"].tax_rate) * 100).normalize(),
-        "vat": vat_included(total, common["settings"].tax_rate),
+        "vat": wo.tax,
         "payments": payments_by_method(payments),
         "paid": paid,
         "balance": total - paid,
-        "customer_supplied": [line_row(line) for line in approved if line.customer_supplied],
+        "customer_supplied": [
+            line_row(line) for line in approved_lines(wo) if line.customer_supplied
+        ],
         "old_parts_returned": wo.old_parts_returned,
         "warranty": warranty(wo, settled_on or timezone.localdate()),
     }
@@ -391,7 +390,7 @@ def settlement_context(user: User, wo: WorkOrder, *, size: str = "a4") -> dict:
 
 
 def certificate_applies(wo: WorkOrder) -> bool:
-    return wo.repair_class in CERTIFIED_CLASSES
+    return wo.repair_class in CERTIFICATE_CLASSES
 
 
 def passed_quality_check(user: User, wo: WorkOrder) -> QualityCheck | None:
@@ -435,46 +434,3 @@ def certificate_context(user: User, wo: WorkOrder) -> dict:
         "completed_on": completed_on,
         "warranty": warranty(wo, completed_on),
     }
-
-
-# --- rendering ------------------------------------------------------------------------------
-
-# CSS px per page: a receipt is laid out on a long strip, then cut to its content.
-_RECEIPT_PROBE_HEIGHT = "2000mm"
-
-
-def render_pdf(template: str, context: dict) -> bytes:
-    """A template as PDF bytes. Nothing is fetched (no network fonts or images: the CSS is in
-    the template and fonts come from the system's Noto CJK). A context with ``fit_height``
-    (the 80 mm receipt) is rendered twice: once on a long strip to measure, once cut to fit."""
-    from weasyprint import HTML
-    from weasyprint.urls import URLFetcher
-
-    fetcher = URLFetcher(allowed_protocols={"data"})
-
-    def _render(ctx):
-        html = render_to_string(template, ctx)
-        return HTML(string=html, url_fetcher=fetcher).render()
-
-    if not context.get("fit_height"):
-        return _render(context).write_pdf()
-    document = _render({**context, "page_height": _RECEIPT_PROBE_HEIGHT})
-    height = _content_height(document)
-    if height is None:
-        return document.write_pdf()
-    return _render({**context, "page_height": f"{height:.0f}px"}).write_pdf()
-
-
-def _content_height(document) -> float | None:
-    """The height of a one-page strip down to the end of its content plus the bottom margin.
-    Uses WeasyPrint's page box; if that ever changes, the long strip is printed as is."""
-    try:
-        if len(document.pages) != 1:
-            return None
-        page = document.pages[0]
-        box = page._page_box
-        root = box.children[0]
-        bottom = root.position_y + root.margin_height()
-        return bottom + box.margin_bottom + 1
-    except (AttributeError, IndexError, TypeError):
-        return None

@@ -9,15 +9,16 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
-from autocrm.core import scoping
+from autocrm.core import customfields
+from autocrm.core.api import page_of
 from autocrm.core.errors import Invalid, NotFound
-from autocrm.core.models import Store
 from autocrm.core.pagination import paginate
+from autocrm.core.selectors import get_store
 from autocrm.core.services import require
 from autocrm.core.validators import mask_mobile
 from autocrm.customers import selectors as customer_selectors
 from autocrm.service import appointments, selectors, services
-from autocrm.service.models import Appointment, Payment, Recommendation, WorkOrder
+from autocrm.service.models import Appointment, WorkOrder
 
 router = Router(tags=["shop floor"])
 
@@ -95,11 +96,6 @@ class WorkOrderDetail(WorkOrderOut):
     payments: list[PaymentOut]
 
 
-class WorkOrderPage(Schema):
-    items: list[WorkOrderOut]
-    next_cursor: str | None
-
-
 class WorkOrderIn(Schema):
     vehicle_id: int
     store_id: int | None = None
@@ -164,6 +160,7 @@ class ActionIn(Schema):
     reason: str = Field("", max_length=200)
     payments: list[PaymentIn] = []
     old_parts_returned: bool | None = None
+    checks: dict[str, bool] = {}
 
 
 class PaymentsIn(Schema):
@@ -219,11 +216,6 @@ class AppointmentOut(Schema):
     work_order_id: int | None
 
 
-class AppointmentPage(Schema):
-    items: list[AppointmentOut]
-    next_cursor: str | None
-
-
 class AppointmentIn(Schema):
     store_id: int
     name: str = Field(..., max_length=100)
@@ -240,13 +232,23 @@ class AppointmentAction(Schema):
     mileage_in: int | None = None
 
 
+WorkOrderPage = page_of(WorkOrderOut)
+AppointmentPage = page_of(AppointmentOut)
+
+
 # --- helpers ------------------------------------------------------------------------------
 
 
-def wo_out(wo: WorkOrder) -> dict:
+def visible_keys(user) -> set[str]:
+    """Keys of the work-order custom fields this user may see (read once per request)."""
+    return {f.key for f in customfields.visible(user, "work_order")}
+
+
+def wo_out(wo: WorkOrder, keys: set[str]) -> dict:
     data = {f: getattr(wo, f, None) for f in WorkOrderOut.model_fields}
     data["plate"] = wo.vehicle.plate
     data["balance"] = wo.balance
+    data["custom"] = {k: v for k, v in (wo.custom or {}).items() if k in keys}
     return data
 
 
@@ -256,9 +258,10 @@ def line_out(line) -> dict:
     return data
 
 
-def detail_out(user, wo: WorkOrder) -> dict:
-    wo = selectors.get_work_order(user, wo.pk, for_page=True)
-    data = wo_out(wo)
+def detail_out(user, pk: int) -> dict:
+    """The work order with its lines and payments, loaded once in a fixed number of queries."""
+    wo = selectors.get_work_order(user, pk, for_page=True, media=False)
+    data = wo_out(wo, visible_keys(user))
     data["lines"] = [line_out(ln) for ln in wo.lines.all()]
     data["payments"] = [
         {f: getattr(p, f) for f in PaymentOut.model_fields} for p in wo.payments.all()
@@ -300,7 +303,8 @@ def list_work_orders(
         if value is not None:
             qs = qs.filter(**{key: value})
     page = paginate(qs, cursor, limit, descending=True)
-    page["items"] = [wo_out(wo) for wo in page["items"]]
+    keys = visible_keys(request.user)
+    page["items"] = [wo_out(wo, keys) for wo in page["items"]]
     return page
 
 
@@ -310,34 +314,36 @@ def create_work_order(request, payload: WorkOrderIn):
     data = payload.dict()
     data.pop("vehicle_id")
     wo = services.create_work_order(request.user, vehicle=vehicle, **data)
-    return Status(201, detail_out(request.user, wo))
+    return Status(201, detail_out(request.user, wo.pk))
 
 
 @router.get("/work-orders/{wo_id}", response=WorkOrderDetail)
 def get_work_order(request, wo_id: int):
     require(request.user, "workorder.view")
-    return detail_out(request.user, selectors.get_work_order(request.user, wo_id))
+    return detail_out(request.user, wo_id)
 
 
 @router.patch("/work-orders/{wo_id}", response=WorkOrderDetail)
 def update_work_order(request, wo_id: int, payload: WorkOrderPatch):
     wo = selectors.get_work_order(request.user, wo_id)
     wo = services.update_work_order(request.user, wo, **payload.dict(exclude_unset=True))
-    return detail_out(request.user, wo)
+    return detail_out(request.user, wo.pk)
 
 
 @router.post("/work-orders/{wo_id}/actions/{action}", response=WorkOrderDetail)
 def work_order_action(request, wo_id: int, action: str, payload: ActionIn | None = None):
-    """``estimate``, ``start``, ``qc``, ``ready``, ``settle``, ``close``, ``cancel``,
-    ``reopen``; an illegal transition answers 409."""
+    """``estimate``, ``start``, ``qc``, ``ready`` (with the passed quality-check ``checks``),
+    ``settle``, ``close``, ``cancel``, ``reopen``; an illegal transition answers 409."""
     wo = selectors.get_work_order(request.user, wo_id)
     payload = payload or ActionIn()
     kwargs = {"version": payload.version, "reason": payload.reason}
     if action == "settle":
         kwargs["payments"] = [p.dict() for p in payload.payments]
         kwargs["old_parts_returned"] = payload.old_parts_returned
+    elif action == "ready":
+        kwargs["checks"] = payload.checks
     wo = services.perform(request.user, wo, action, **kwargs)
-    return detail_out(request.user, wo)
+    return detail_out(request.user, wo.pk)
 
 
 @router.post("/work-orders/{wo_id}/lines", response={201: LineOut})
@@ -399,7 +405,7 @@ def record_qc(request, wo_id: int, payload: QcIn):
         reason=payload.reason,
         return_line_ids=payload.return_line_ids,
     )
-    return detail_out(request.user, wo)
+    return detail_out(request.user, wo.pk)
 
 
 @router.post("/work-orders/{wo_id}/payments", response={201: list[PaymentOut]})
@@ -413,13 +419,7 @@ def take_payments(request, wo_id: int, payload: PaymentsIn):
 
 @router.post("/payments/{payment_id}/refund", response={201: PaymentOut})
 def refund(request, payment_id: int, payload: RefundIn):
-    payment = (
-        scoping.scoped(Payment.objects.select_related("work_order"), request.user)
-        .filter(pk=payment_id)
-        .first()
-    )
-    if payment is None:
-        raise NotFound()
+    payment = selectors.get_payment(request.user, payment_id)
     row = services.refund_payment(request.user, payment, **payload.dict())
     return Status(201, {f: getattr(row, f) for f in PaymentOut.model_fields})
 
@@ -441,9 +441,7 @@ def add_recommendation(request, wo_id: int, reco_id: int):
 
 @router.post("/recommendations/{reco_id}/dismiss", response=RecommendationOut)
 def dismiss_recommendation(request, reco_id: int, payload: DismissIn):
-    reco = scoping.scoped(Recommendation.objects.all(), request.user).filter(pk=reco_id).first()
-    if reco is None:
-        raise NotFound()
+    reco = selectors.get_recommendation(request.user, reco_id)
     return services.dismiss_recommendation(request.user, reco, payload.reason)
 
 
@@ -478,9 +476,7 @@ def list_appointments(
 @router.post("/appointments", response={201: AppointmentOut})
 def book_appointment(request, payload: AppointmentIn):
     require(request.user, "appointment.edit")
-    store = Store.objects.filter(org_id=request.user.org_id, pk=payload.store_id).first()
-    if store is None or not scoping.can_see_store(request.user, store.pk):
-        raise NotFound()
+    store = get_store(request.user, payload.store_id)
     data = payload.dict()
     data.pop("store_id")
     appt = appointments.book(request.user, store=store, **data)
@@ -526,10 +522,7 @@ class SlotOut(Schema):
 @router.get("/appointments/slots", response=list[SlotOut])
 def appointment_slots(request, store: int, date: datetime.date):
     require(request.user, "appointment.view")
-    found = Store.objects.filter(org_id=request.user.org_id, pk=store).first()
-    if found is None or not scoping.can_see_store(request.user, found.pk):
-        raise NotFound()
-    return appointments.slots(found, date)
+    return appointments.slots(get_store(request.user, store), date)
 
 
 class ConversionOut(Schema):
@@ -549,10 +542,4 @@ def appointment_conversion(
     )
     if store is not None:
         qs = qs.filter(store_id=store)
-    rate = appointments.conversion_rate(qs)
-    due = qs.exclude(status=Appointment.Status.CANCELLED)
-    return {
-        "bookings": due.count(),
-        "arrived": due.filter(status=Appointment.Status.ARRIVED).count(),
-        "rate": rate,
-    }
+    return appointments.conversion(qs)

@@ -129,11 +129,6 @@ def entry_out(entry: TimeEntry) -> dict:
     return {f: getattr(entry, f) for f in TimeEntryOut.model_fields}
 
 
-def _floor_user(user) -> None:
-    if not (user.can("workorder.work") or user.can("workorder.edit")):
-        raise Forbidden()
-
-
 # --- media --------------------------------------------------------------------------------
 
 
@@ -257,9 +252,7 @@ def my_jobs(request):
     """Lines assigned to me on in-progress orders, grouped by work order."""
     user = request.user
     require(user, "workorder.work")
-    jobs = floor.my_jobs(user)
-    running = floor.running_entry(user)
-    minutes = floor.line_minutes(user, [ln.pk for job in jobs for ln in job.lines])
+    jobs, running = floor.my_jobs_with_time(user)
     return {
         "running": entry_out(running) if running else None,
         "jobs": [
@@ -276,8 +269,8 @@ def my_jobs(request):
                         "hours": ln.hours,
                         "progress": ln.progress,
                         "technician_ids": [t.pk for t in ln.technicians.all()],
-                        "clocked_minutes": minutes.get(ln.pk, 0),
-                        "running": running is not None and running.line_id == ln.pk,
+                        "clocked_minutes": ln.my_minutes,
+                        "running": ln.running,
                     }
                     for ln in job.lines
                 ],

@@ -7,6 +7,7 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,23 +22,29 @@ from autocrm.customers.models import Customer, Vehicle
 from autocrm.customers.validators import normalize_plate, validate_plate
 from autocrm.messaging import services as outbox
 from autocrm.service import services
-from autocrm.service.models import Appointment, WorkOrder
+from autocrm.service.models import Appointment, ServiceSettings, WorkOrder
 
 A = Appointment.Status
 TAKEN = [A.BOOKED, A.CONFIRMED, A.ARRIVED]
 
 
-def slots(store: Store, day: datetime.date) -> list[dict]:
-    """The day's booking slots with how many places are left."""
-    conf = services.settings_for(store.pk)
+def slots(
+    store: Store, day: datetime.date, *, conf: ServiceSettings | None = None, exclude_pk=None
+) -> list[dict]:
+    """The day's booking slots with how many places are left (not counting the booking
+    ``exclude_pk``, which is being moved)."""
+    conf = conf or services.settings_for(store.pk)
     tz = timezone.get_current_timezone()
     start = datetime.datetime.combine(day, conf.opens_at, tzinfo=tz)
     end = datetime.datetime.combine(day, conf.closes_at, tzinfo=tz)
     step = datetime.timedelta(minutes=conf.slot_minutes or 60)
     booked: dict[datetime.datetime, int] = {}
-    for when in Appointment.objects.filter(
+    taken = Appointment.objects.filter(
         store=store, status__in=TAKEN, starts_at__gte=start, starts_at__lt=end
-    ).values_list("starts_at", flat=True):
+    )
+    if exclude_pk:
+        taken = taken.exclude(pk=exclude_pk)
+    for when in taken.values_list("starts_at", flat=True):
         key = timezone.localtime(when, tz)
         booked[key] = booked.get(key, 0) + 1
     result = []
@@ -62,14 +69,25 @@ def _check_slot(store: Store, starts_at: datetime.datetime, *, exclude_pk=None) 
                 "starts_at": _("Bookings open %(days)s days ahead.") % {"days": conf.booking_days}
             }
         )
-    valid = {s["starts_at"] for s in slots(store, day)}
-    if local not in valid:
+    slot = next(
+        (s for s in slots(store, day, conf=conf, exclude_pk=exclude_pk) if s["starts_at"] == local),
+        None,
+    )
+    if slot is None:
         raise Invalid(fields={"starts_at": _("Choose one of the store's booking times.")})
-    qs = Appointment.objects.filter(store=store, status__in=TAKEN, starts_at=starts_at)
-    if exclude_pk:
-        qs = qs.exclude(pk=exclude_pk)
-    if qs.count() >= conf.slot_capacity:
+    if slot["left"] <= 0:
         raise Conflict(_("This time is fully booked. Please choose another."), code="slot_full")
+
+
+def _known(org_id: int, mobile: str, plate: str) -> tuple[Customer | None, Vehicle | None]:
+    """The customer with this mobile and the car with this active plate, if on record."""
+    customer = Customer.objects.filter(
+        org_id=org_id, mobile=mobile, merged_into__isnull=True, erased_at__isnull=True
+    ).first()
+    vehicle = None
+    if plate:
+        vehicle = Vehicle.objects.filter(org_id=org_id, plate=plate, plate_active=True).first()
+    return customer, vehicle
 
 
 def _messages(appt: Appointment) -> None:
@@ -154,14 +172,7 @@ def book(
     if errors:
         raise Invalid(fields=errors)
     _check_slot(store, starts_at)
-    customer = Customer.objects.filter(
-        org_id=store.org_id, mobile=mobile, merged_into__isnull=True, erased_at__isnull=True
-    ).first()
-    vehicle = None
-    if plate:
-        vehicle = Vehicle.objects.filter(
-            org_id=store.org_id, plate=plate, plate_active=True
-        ).first()
+    customer, vehicle = _known(store.org_id, mobile, plate)
     appt = Appointment.objects.create(
         org_id=store.org_id,
         store=store,
@@ -251,18 +262,13 @@ def arrive(actor: User, appt: Appointment, *, mileage_in=None) -> WorkOrder:
     _editable(actor, appt)
     require(actor, "workorder.edit")
     _status(appt, {A.BOOKED, A.CONFIRMED}, _("check in"))
-    customer = appt.customer
+    known_customer, known_vehicle = _known(appt.org_id, appt.mobile, appt.plate)
+    customer = appt.customer or known_customer
     if customer is None:
-        customer = Customer.objects.filter(
-            org_id=appt.org_id, mobile=appt.mobile, merged_into__isnull=True
-        ).first() or customer_services.create_customer(
+        customer = customer_services.create_customer(
             actor, home_store_id=appt.store_id, name=appt.name, mobile=appt.mobile
         )
-    vehicle = appt.vehicle
-    if vehicle is None and appt.plate:
-        vehicle = Vehicle.objects.filter(
-            org_id=appt.org_id, plate=appt.plate, plate_active=True
-        ).first()
+    vehicle = appt.vehicle or known_vehicle
     if vehicle is None:
         if not appt.plate:
             raise Invalid(fields={"plate": _("Enter the car's plate to check it in.")})
@@ -286,10 +292,16 @@ def arrive(actor: User, appt: Appointment, *, mileage_in=None) -> WorkOrder:
     return wo
 
 
-def conversion_rate(qs) -> float | None:
-    """Arrived ÷ bookings whose time has passed (cancelled ones excluded)."""
-    due = qs.filter(starts_at__lte=timezone.now()).exclude(status=A.CANCELLED)
-    total = due.count()
-    if not total:
-        return None
-    return due.filter(status=A.ARRIVED).count() / total
+def conversion(qs) -> dict:
+    """Bookings (cancelled ones excluded), arrivals, and the rate arrived ÷ bookings whose
+    time has passed — one query."""
+    past = Q(starts_at__lte=timezone.now())
+    figures = qs.exclude(status=A.CANCELLED).aggregate(
+        bookings=Count("id"),
+        arrived=Count("id", filter=Q(status=A.ARRIVED)),
+        due=Count("id", filter=past),
+        arrived_due=Count("id", filter=past & Q(status=A.ARRIVED)),
+    )
+    due, arrived_due = figures.pop("due"), figures.pop("arrived_due")
+    figures["rate"] = arrived_due / due if due else None
+    return figures

@@ -54,6 +54,7 @@ from autocrm.service.models import (
     WorkOrderLine,
     default_qc_items,
 )
+from autocrm.service.services import CLASS_WEIGHT, WARRANTY_MINIMUM
 from autocrm.workflow.models import DEFAULT_STAGES, Stage, StageVisit
 
 # Work orders for the whole org, days of history, and the recent windows that get the detailed
@@ -315,15 +316,11 @@ UPSELLS += ["防冻液", "四轮定位", "喷油嘴清洗"]
 AUDIO_UPSELLS = ["全车隔音", "DSP调音", "低音炮", "贴膜"]
 DECLINE_REASONS = ["下次再做", "价格有点高", "先观察一下", "时间来不及", "回去商量一下"]
 URGENCIES = ["now", "soon", "soon", "later"]
-REPAIR_RANK = {"vehicle": 6, "assembly": 5, "second": 4, "first": 3, "special": 2, "minor": 1}
-WARRANTY = {
-    "vehicle": (100, 20000),
-    "assembly": (100, 20000),
-    "second": (30, 5000),
-    "first": (10, 2000),
-    "minor": (10, 2000),
-    "special": (10, 2000),
-}
+# The work order rules: heavier repair classes decide the warranty (the national minimums).
+REPAIR_RANK = CLASS_WEIGHT
+WARRANTY = WARRANTY_MINIMUM
+# Prices include VAT at the store's default rate (13 %): tax = total − total / 1.13.
+VAT_PERCENT = int(ServiceSettings._meta.get_field("tax_rate").default * 100)
 CANCEL_REASONS = ["客户临时有事", "价格没谈拢", "配件无货", "客户改去4S店"]
 
 INSPECTION_ITEMS = [
@@ -622,7 +619,7 @@ def half_up(numerator: int, denominator: int) -> int:
 
 
 def tax_of(total_c: int) -> int:
-    return total_c - half_up(total_c * 100, 113)
+    return total_c - half_up(total_c * 100, 100 + VAT_PERCENT)
 
 
 # --- set-up rows ----------------------------------------------------------------------------

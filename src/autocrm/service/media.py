@@ -26,11 +26,14 @@ from django.http import FileResponse, Http404, HttpResponse, StreamingHttpRespon
 from django.utils.translation import gettext as _
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from autocrm.core import audit, scoping
-from autocrm.core.errors import Conflict, Forbidden, Invalid, NotFound
+from autocrm.core import audit
+from autocrm.core.errors import Conflict, Forbidden, Invalid
 from autocrm.core.models import User
+from autocrm.core.scoping import require_visible
+from autocrm.core.services import require
 from autocrm.core.validators import tidy_prose
 from autocrm.service.models import InspectionResult, Media, WorkOrder, WorkOrderLine
+from autocrm.service.services import require_open
 
 THUMB_PX = 480
 HEAD_BYTES = 64
@@ -168,11 +171,6 @@ def check_upload(upload) -> tuple[Sniffed, bytes | None]:
     return sniffed, thumb
 
 
-def _visible(actor: User, wo: WorkOrder) -> None:
-    if wo.org_id != actor.org_id or not scoping.can_see_store(actor, wo.store_id):
-        raise NotFound()
-
-
 @audit.by_actor
 @transaction.atomic
 def add_media(
@@ -188,17 +186,9 @@ def add_media(
 ) -> Media:
     """Keep a photo or short video of a work order, optionally on an inspection item or a
     line, at a named step (check-in, teardown, replacement, QC)."""
-    if not (
-        actor.is_authenticated and (actor.can("workorder.work") or actor.can("workorder.edit"))
-    ):
-        raise Forbidden()
-    _visible(actor, wo)
-    if not wo.is_open:
-        raise Conflict(
-            _("This work order is %(status)s and can no longer be changed.")
-            % {"status": wo.get_status_display()},
-            code="closed",
-        )
+    require(actor, "workorder.work", "workorder.edit")
+    require_visible(actor, wo)
+    require_open(wo)
     if step not in Media.Step.values:
         raise Invalid(fields={"step": _("Choose the step the photo shows.")})
     result = line = None
@@ -246,12 +236,9 @@ def add_media(
 @transaction.atomic
 def remove_media(actor: User, media: Media) -> None:
     """Take back a photo taken by mistake (while the work order is open)."""
-    if not (
-        actor.is_authenticated and (actor.can("workorder.work") or actor.can("workorder.edit"))
-    ):
-        raise Forbidden()
+    require(actor, "workorder.work", "workorder.edit")
     wo = media.work_order
-    _visible(actor, wo)
+    require_visible(actor, wo)
     if not wo.is_open:
         raise Conflict(_("The work order is closed; its photos are kept."), code="closed")
     if not actor.can("workorder.edit") and media.uploaded_by_id != actor.pk:

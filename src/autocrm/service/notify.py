@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from autocrm.messaging import services as outbox
@@ -10,6 +11,7 @@ from autocrm.portal.models import PortalLink
 
 
 def _send_link(wo, purpose: str, text: str) -> str:
+    """Queue the message with the link; returns the link's path on this site."""
     _link, token = links.issue_link(wo, purpose)
     path = links.link_path(purpose, token)
     outbox.queue(
@@ -18,7 +20,7 @@ def _send_link(wo, purpose: str, text: str) -> str:
         customer=wo.customer,
         to=wo.customer.mobile,
         purpose=f"work_order.{purpose}",
-        body=f"{text} {path}",
+        body=f"{text} {settings.AUTOCRM_PUBLIC_URL}{path}",  # a text message needs the full URL
         related=f"work_order:{wo.pk}",
     )
     return path

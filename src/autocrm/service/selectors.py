@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from autocrm.core import scoping
-from autocrm.core.errors import NotFound
 from autocrm.core.models import User
+from autocrm.core.selectors import get_or_404
 from autocrm.service.models import (
     Appointment,
     Media,
@@ -21,7 +21,7 @@ def work_orders(user: User) -> QuerySet[WorkOrder]:
     return scoping.scoped(WorkOrder.objects.all(), user)
 
 
-def get_work_order(user: User, pk, *, for_page: bool = False) -> WorkOrder:
+def get_work_order(user: User, pk, *, for_page: bool = False, media: bool = True) -> WorkOrder:
     """One work order the user may see (404 otherwise). ``for_page`` loads what the work
     order page shows in a fixed number of queries, whatever the number of lines or photos."""
     qs = work_orders(user).select_related("store", "customer", "vehicle", "advisor", "stage")
@@ -33,21 +33,17 @@ def get_work_order(user: User, pk, *, for_page: bool = False) -> WorkOrder:
                     "sort", "id"
                 ),
             ),
-            Prefetch("media", queryset=Media.objects.order_by("created_at", "id")),
             Prefetch("payments", queryset=Payment.objects.order_by("created_at", "id")),
         )
-    try:
-        return qs.get(pk=int(pk))
-    except (WorkOrder.DoesNotExist, TypeError, ValueError):
-        raise NotFound() from None
+        if media:
+            qs = qs.prefetch_related(
+                Prefetch("media", queryset=Media.objects.order_by("created_at", "id"))
+            )
+    return get_or_404(qs, pk)
 
 
 def get_line(user: User, pk) -> WorkOrderLine:
-    qs = scoping.scoped(WorkOrderLine.objects.select_related("work_order"), user)
-    try:
-        return qs.get(pk=int(pk))
-    except (WorkOrderLine.DoesNotExist, TypeError, ValueError):
-        raise NotFound() from None
+    return get_or_404(scoping.scoped(WorkOrderLine.objects.select_related("work_order"), user), pk)
 
 
 def appointments(user: User) -> QuerySet[Appointment]:
@@ -55,10 +51,15 @@ def appointments(user: User) -> QuerySet[Appointment]:
 
 
 def get_appointment(user: User, pk) -> Appointment:
-    try:
-        return appointments(user).select_related("store", "customer", "vehicle").get(pk=int(pk))
-    except (Appointment.DoesNotExist, TypeError, ValueError):
-        raise NotFound() from None
+    return get_or_404(appointments(user).select_related("store", "customer", "vehicle"), pk)
+
+
+def get_payment(user: User, pk) -> Payment:
+    return get_or_404(scoping.scoped(Payment.objects.select_related("work_order"), user), pk)
+
+
+def get_recommendation(user: User, pk) -> Recommendation:
+    return get_or_404(scoping.scoped(Recommendation.objects.all(), user), pk)
 
 
 def open_recommendations(user: User, vehicle_id: int) -> QuerySet[Recommendation]:

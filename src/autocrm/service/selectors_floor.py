@@ -13,6 +13,7 @@ from django.utils import timezone
 from autocrm.core import scoping
 from autocrm.core.errors import NotFound
 from autocrm.core.models import User
+from autocrm.core.selectors import get_or_404
 from autocrm.service.media import valid_token
 from autocrm.service.models import (
     Inspection,
@@ -25,13 +26,6 @@ from autocrm.service.models import (
 )
 
 HOURS = Decimal("0.01")
-
-
-def _get(qs: QuerySet, pk):
-    try:
-        return qs.get(pk=int(pk))
-    except (qs.model.DoesNotExist, TypeError, ValueError):
-        raise NotFound() from None
 
 
 # --- my jobs ------------------------------------------------------------------------------
@@ -61,7 +55,7 @@ def my_lines(user: User) -> QuerySet[WorkOrderLine]:
 def running_entry(user: User) -> TimeEntry | None:
     return (
         TimeEntry.objects.filter(technician=user, ended_at__isnull=True)
-        .select_related("line", "work_order")
+        .select_related("line", "work_order__vehicle")
         .first()
     )
 
@@ -74,6 +68,19 @@ def my_jobs(user: User) -> list[Job]:
         job.lines.append(line)
     far = timezone.now() + datetime.timedelta(days=3650)
     return sorted(groups.values(), key=lambda j: (j.work_order.promised_at or far, j.work_order.pk))
+
+
+def my_jobs_with_time(user: User) -> tuple[list[Job], TimeEntry | None]:
+    """My jobs with, on each line, the minutes I clocked (``my_minutes``) and whether my
+    running entry is on it (``running``); and the running entry itself."""
+    jobs = my_jobs(user)
+    running = running_entry(user)
+    minutes = line_minutes(user, [ln.pk for job in jobs for ln in job.lines])
+    for job in jobs:
+        for line in job.lines:
+            line.my_minutes = minutes.get(line.pk, 0)
+            line.running = running is not None and running.line_id == line.pk
+    return jobs, running
 
 
 def line_minutes(user: User, line_ids) -> dict[int, int]:
@@ -96,7 +103,7 @@ def inspections(user: User) -> QuerySet[Inspection]:
 
 
 def get_inspection(user: User, pk) -> Inspection:
-    return _get(inspections(user).select_related("work_order", "template", "inspector"), pk)
+    return get_or_404(inspections(user).select_related("work_order", "template", "inspector"), pk)
 
 
 def inspection_results(inspection: Inspection) -> list[InspectionResult]:
@@ -110,7 +117,7 @@ def inspection_results(inspection: Inspection) -> list[InspectionResult]:
 
 def get_result(user: User, pk) -> InspectionResult:
     qs = scoping.scoped(InspectionResult.objects.all(), user)
-    return _get(qs.select_related("inspection__work_order"), pk)
+    return get_or_404(qs.select_related("inspection__work_order"), pk)
 
 
 def work_order_media(user: User, wo: WorkOrder) -> QuerySet[Media]:

@@ -17,12 +17,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from autocrm.catalog.models import Category, LabourItem, Part, RepairClass, ServicePackage
-from autocrm.catalog.pricing import unit_price as catalog_price
+from autocrm.catalog.pricing import line_amount
+from autocrm.catalog.selectors import line_for, package_lines
+from autocrm.catalog.services import MAX_QUANTITY
 from autocrm.core import audit, customfields, events, scoping
 from autocrm.core.errors import Conflict, Forbidden, Invalid, NotFound
 from autocrm.core.models import Store, User
+from autocrm.core.scoping import require_visible
 from autocrm.core.services import require
-from autocrm.core.validators import normalize_text, tidy_prose
+from autocrm.core.validators import normalize_text, parse_money, parse_positive, tidy_prose
 from autocrm.customers import services as customer_services
 from autocrm.customers.models import Customer, Interaction, MileageReading, Vehicle
 from autocrm.service.models import (
@@ -43,7 +46,6 @@ from autocrm.service.models import (
 
 S = WorkOrder.Status
 CENT = Decimal("0.01")
-MAX_QUANTITY = Decimal("9999")
 MAX_PRICE = Decimal("999999")
 
 # National minimum warranty (《机动车维修管理规定》): days, km — whichever comes first.
@@ -72,16 +74,18 @@ LABOUR_CATEGORIES = {
     Category.PROCESSING,
 }
 
-# Named actions: action → (statuses it may start from, status it leads to).
-ACTIONS: dict[str, tuple[set[str], str]] = {
-    "estimate": ({S.DRAFT}, S.ESTIMATE),
-    "start": ({S.DRAFT, S.ESTIMATE}, S.IN_PROGRESS),
-    "qc": ({S.IN_PROGRESS}, S.QC),
-    "ready": ({S.QC}, S.READY),
-    "settle": ({S.READY}, S.SETTLED),
-    "close": ({S.SETTLED}, S.CLOSED),
-    "cancel": ({S.DRAFT, S.ESTIMATE, S.IN_PROGRESS, S.QC, S.READY}, S.CANCELLED),
-    "reopen": ({S.CANCELLED, S.QC, S.READY}, S.IN_PROGRESS),
+# Named actions: action → (statuses it may start from, status it leads to, capabilities any
+# of which allows it).
+EDIT = ("workorder.edit",)
+ACTIONS: dict[str, tuple[set[str], str, tuple[str, ...]]] = {
+    "estimate": ({S.DRAFT}, S.ESTIMATE, EDIT),
+    "start": ({S.DRAFT, S.ESTIMATE}, S.IN_PROGRESS, EDIT),
+    "qc": ({S.IN_PROGRESS}, S.QC, ("workorder.work", "workorder.edit")),
+    "ready": ({S.QC}, S.READY, ("workorder.qc",)),
+    "settle": ({S.READY}, S.SETTLED, ("workorder.settle",)),
+    "close": ({S.SETTLED}, S.CLOSED, ("workorder.settle",)),
+    "cancel": ({S.DRAFT, S.ESTIMATE, S.IN_PROGRESS, S.QC, S.READY}, S.CANCELLED, EDIT),
+    "reopen": ({S.CANCELLED, S.QC, S.READY}, S.IN_PROGRESS, EDIT),
 }
 PUBLIC_STATUS_EVENTS = {S.IN_PROGRESS, S.QC, S.READY, S.SETTLED}
 
@@ -90,44 +94,35 @@ PUBLIC_STATUS_EVENTS = {S.IN_PROGRESS, S.QC, S.READY, S.SETTLED}
 
 
 def money(value, field: str = "unit_price") -> Decimal:
-    try:
-        amount = Decimal(str(value).strip().replace(",", "").replace("¥", ""))
-    except (InvalidOperation, ValueError):
-        raise Invalid(fields={field: _("Enter an amount in yuan, e.g. 128.50.")}) from None
-    if not amount.is_finite():
-        raise Invalid(fields={field: _("Enter an amount in yuan, e.g. 128.50.")})
-    if amount != amount.quantize(CENT):
-        raise Invalid(fields={field: _("At most two decimal places (fen).")})
-    return amount.quantize(CENT)
+    """An amount typed by staff; the range rules are the caller's (prices, payments)."""
+    amount, error = parse_money(value, allow_negative=True)
+    if error:
+        raise Invalid(fields={field: error})
+    return amount
 
 
 def _quantity(value) -> Decimal:
-    try:
-        qty = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise Invalid(fields={"quantity": _("Enter a quantity.")}) from None
-    if not qty.is_finite() or qty <= 0:
-        raise Invalid(fields={"quantity": _("The quantity must be more than zero.")})
-    if qty > MAX_QUANTITY or qty != qty.quantize(CENT):
-        raise Invalid(fields={"quantity": _("Enter a quantity up to 9999 with two decimals.")})
+    qty, error = parse_positive(
+        value,
+        limit=MAX_QUANTITY,
+        empty=_("Enter a quantity."),
+        bad=_("The quantity must be more than zero."),
+    )
+    if error:
+        raise Invalid(fields={"quantity": error})
     return qty
 
 
-def line_amount(quantity: Decimal, price: Decimal, discount_pct: Decimal) -> Decimal:
-    gross = quantity * price
-    return (gross * (Decimal(100) - discount_pct) / Decimal(100)).quantize(CENT, ROUND_HALF_UP)
-
-
 def settings_for(store_id: int) -> ServiceSettings:
-    found = ServiceSettings.objects.filter(store_id=store_id).first()
-    if found is None:
-        found, _created = ServiceSettings.objects.get_or_create(store_id=store_id)
-    return found
+    """The store's shop-floor settings (made with the defaults on first use)."""
+    return ServiceSettings.objects.get_or_create(store_id=store_id)[0]
 
 
-def _visible(actor: User, wo: WorkOrder) -> None:
-    if wo.org_id != actor.org_id or not scoping.can_see_store(actor, wo.store_id):
-        raise NotFound()
+def conf(wo: WorkOrder) -> ServiceSettings:
+    """The settings of the work order's store, read once per work order object."""
+    if getattr(wo, "_conf", None) is None:
+        wo._conf = settings_for(wo.store_id)
+    return wo._conf
 
 
 def _locked(wo: WorkOrder) -> WorkOrder:
@@ -152,13 +147,13 @@ def check_version(wo: WorkOrder, version) -> None:
         )
 
 
-def _touch(wo: WorkOrder, actor: User | None, *fields: str) -> None:
+def touch(wo: WorkOrder, actor: User | None, *fields: str) -> None:
     wo.version += 1  # the row is locked (select_for_update) by the calling service
     wo.updated_by = actor if actor is not None and actor.is_authenticated else None
     wo.save(update_fields=[*fields, "version", "updated_by", "updated_at"])
 
 
-def _event(wo: WorkOrder, kind: str, text: str, actor=None, *, public=False, label="") -> None:
+def log_event(wo: WorkOrder, kind: str, text: str, actor=None, *, public=False, label="") -> None:
     is_staff = actor is not None and getattr(actor, "is_authenticated", False)
     WorkOrderEvent.objects.create(
         work_order=wo,
@@ -170,7 +165,7 @@ def _event(wo: WorkOrder, kind: str, text: str, actor=None, *, public=False, lab
     )
 
 
-def _require_open(wo: WorkOrder) -> None:
+def require_open(wo: WorkOrder) -> None:
     if not wo.is_open:
         raise Conflict(
             _("This work order is %(status)s and can no longer be changed.")
@@ -197,7 +192,7 @@ def recompute(wo: WorkOrder) -> None:
         else:
             other += amount
     total = labour + parts + other
-    rate = settings_for(wo.store_id).tax_rate
+    rate = conf(wo).tax_rate
     wo.labour_total, wo.parts_total, wo.other_total = labour, parts, other
     wo.total = total
     wo.discount_total = max(ZERO, gross - total)
@@ -365,7 +360,7 @@ def create_work_order(
             )
         except Invalid as exc:
             raise Invalid(fields={"mileage_in": exc.fields.get("km", exc.message)}) from None
-    _event(wo, "status", _("Work order opened"), actor, public=True)
+    log_event(wo, "status", _("Work order opened"), actor, public=True)
     events.publish("work_order.created", work_order_id=wo.pk, store_id=store.pk)
     return wo
 
@@ -374,10 +369,10 @@ def create_work_order(
 @transaction.atomic
 def update_work_order(actor: User, wo: WorkOrder, *, version=None, **data) -> WorkOrder:
     require(actor, "workorder.edit")
-    _visible(actor, wo)
+    require_visible(actor, wo)
     wo = _locked(wo)
     check_version(wo, version)
-    _require_open(wo)
+    require_open(wo)
     clean = _clean_header(data)
     if "advisor_id" in data:
         clean["advisor"] = _advisor(actor, wo.store_id, data["advisor_id"])
@@ -385,7 +380,7 @@ def update_work_order(actor: User, wo: WorkOrder, *, version=None, **data) -> Wo
         clean["custom"] = customfields.clean_values(actor, "work_order", data["custom"], wo.custom)
     for key, value in clean.items():
         setattr(wo, key, value)
-    _touch(wo, actor, *clean.keys())
+    touch(wo, actor, *clean.keys())
     return wo
 
 
@@ -400,7 +395,7 @@ def _discount(actor: User, wo: WorkOrder, value) -> tuple[Decimal, User | None]:
     if not pct.is_finite() or pct < 0 or pct > 100:
         raise Invalid(fields={"discount_pct": _("The discount must be between 0 and 100%.")})
     pct = pct.quantize(CENT)
-    limit = settings_for(wo.store_id).discount_limit
+    limit = conf(wo).discount_limit
     if pct > limit:
         if not actor.can("workorder.discount"):
             raise Forbidden(
@@ -422,6 +417,47 @@ def _level(wo: WorkOrder) -> str:
     return Customer.objects.filter(pk=wo.customer_id).values_list("level", flat=True).first() or ""
 
 
+def _next_sort(wo: WorkOrder) -> int:
+    return (wo.lines.order_by("-sort").values_list("sort", flat=True).first() or 0) + 1
+
+
+def _create_line(
+    wo: WorkOrder,
+    *,
+    quantity: Decimal,
+    unit_price: Decimal,
+    discount_pct: Decimal = ZERO,
+    approver: User | None = None,
+    **fields,
+) -> WorkOrderLine:
+    """The one place a line row is made: the amount always follows the same rule."""
+    return WorkOrderLine.objects.create(
+        work_order=wo,
+        quantity=quantity,
+        unit_price=unit_price,
+        discount_pct=discount_pct,
+        discount_approved_by=approver,
+        amount=line_amount(quantity, unit_price, discount_pct),
+        **fields,
+    )
+
+
+def _catalog_line(wo: WorkOrder, level: str, kind: str, labour_id, part_id) -> dict | None:
+    """Code, name, brand, category and store/member price of a catalog item, or None for a
+    free-text line."""
+    if kind == WorkOrderLine.Kind.LABOUR and labour_id:
+        item = LabourItem.objects.filter(org_id=wo.org_id, pk=labour_id, is_active=True).first()
+        if item is None:
+            raise Invalid(fields={"labour": _("Choose a labour item from the catalog.")})
+        return line_for(wo.store_id, level, labour=item)
+    if kind == WorkOrderLine.Kind.PART and part_id:
+        item = Part.objects.filter(org_id=wo.org_id, pk=part_id, is_active=True).first()
+        if item is None:
+            raise Invalid(fields={"part": _("Choose a part from the catalog.")})
+        return line_for(wo.store_id, level, part=item)
+    return None
+
+
 @audit.by_actor
 @transaction.atomic
 def add_line(
@@ -440,48 +476,32 @@ def add_line(
     urgency: str = "",
     version=None,
     recommendation: Recommendation | None = None,
-    package: ServicePackage | None = None,
 ) -> WorkOrderLine:
     """A proposed line. Catalog items bring their code, name and the store/member price."""
     require(actor, "workorder.edit")
-    _visible(actor, wo)
+    require_visible(actor, wo)
     wo = _locked(wo)
     check_version(wo, version)
-    _require_open(wo)
+    require_open(wo)
     if kind not in WorkOrderLine.Kind.values:
         raise Invalid(fields={"kind": _("Choose labour, part or sublet.")})
-    fields: dict = {"kind": kind, "customer_supplied": bool(customer_supplied)}
-    level = _level(wo)
-    if kind == WorkOrderLine.Kind.LABOUR and labour_id:
-        item = LabourItem.objects.filter(org_id=wo.org_id, pk=labour_id, is_active=True).first()
-        if item is None:
-            raise Invalid(fields={"labour": _("Choose a labour item from the catalog.")})
-        fields.update(labour=item, code=item.code, name=item.name, category=item.category)
-        default_price = catalog_price(wo.store_id, level, labour=item)
-    elif kind == WorkOrderLine.Kind.PART and part_id:
-        item = Part.objects.filter(org_id=wo.org_id, pk=part_id, is_active=True).first()
-        if item is None:
-            raise Invalid(fields={"part": _("Choose a part from the catalog.")})
-        fields.update(
-            part=item,
-            code=item.code,
-            name=item.name,
-            brand=item.brand,
-            spec=item.spec,
-            unit=item.unit,
-            category=Category.MATERIAL,
-        )
-        default_price = catalog_price(wo.store_id, level, part=item)
-    else:
+    fields = _catalog_line(wo, _level(wo), kind, labour_id, part_id)
+    if fields is None:
         name = normalize_text(name)[:100]
         if not name:
             raise Invalid(fields={"name": _("Describe the item.")})
-        fields["name"] = name
         default_price = None
-        fields["category"] = {
-            WorkOrderLine.Kind.PART: Category.MATERIAL,
-            WorkOrderLine.Kind.SUBLET: Category.OTHER,
-        }.get(kind, Category.LABOUR)
+        fields = {
+            "kind": kind,
+            "name": name,
+            "category": {
+                WorkOrderLine.Kind.PART: Category.MATERIAL,
+                WorkOrderLine.Kind.SUBLET: Category.OTHER,
+            }.get(kind, Category.LABOUR),
+        }
+    else:
+        default_price = fields.pop("unit_price")
+        fields.pop("quantity")
     if category:
         if category not in Category.values:
             raise Invalid(fields={"category": _("Choose a category.")})
@@ -498,30 +518,29 @@ def add_line(
         price = ZERO
     qty = _quantity(quantity)
     pct, approver = _discount(actor, wo, discount_pct)
-    sort = (wo.lines.order_by("-sort").values_list("sort", flat=True).first() or 0) + 1
-    line = WorkOrderLine.objects.create(
-        work_order=wo,
+    line = _create_line(
+        wo,
         quantity=qty,
         unit_price=price,
         discount_pct=pct,
-        discount_approved_by=approver,
-        amount=line_amount(qty, price, pct),
+        approver=approver,
+        customer_supplied=bool(customer_supplied),
         urgency=urgency if urgency in Recommendation.Urgency.values else "",
         recommendation=recommendation,
-        package=package,
-        sort=sort,
+        sort=_next_sort(wo),
         **fields,
     )
-    _touch(wo, actor)
+    touch(wo, actor)
     return line
 
 
 @audit.by_actor
 @transaction.atomic
 def add_package(actor: User, wo: WorkOrder, package_id, *, version=None) -> list[WorkOrderLine]:
-    """A canned job: its labour and parts as proposed lines at this store's prices."""
+    """A canned job: its labour and parts as proposed lines at this store's prices, added
+    under one lock and one version step."""
     require(actor, "workorder.edit")
-    _visible(actor, wo)
+    require_visible(actor, wo)
     package = (
         ServicePackage.objects.filter(org_id=wo.org_id, pk=package_id, is_active=True)
         .prefetch_related("items__labour", "items__part")
@@ -529,35 +548,19 @@ def add_package(actor: User, wo: WorkOrder, package_id, *, version=None) -> list
     )
     if package is None:
         raise Invalid(fields={"package": _("Choose a service package.")})
-    check_version(_locked(wo), version)
-    lines = []
-    for item in package.items.all():
-        if item.labour_id:
-            lines.append(
-                add_line(
-                    actor,
-                    wo,
-                    kind=WorkOrderLine.Kind.LABOUR,
-                    labour_id=item.labour_id,
-                    quantity=item.quantity,
-                    package=package,
-                )
-            )
-        else:
-            lines.append(
-                add_line(
-                    actor,
-                    wo,
-                    kind=WorkOrderLine.Kind.PART,
-                    part_id=item.part_id,
-                    quantity=item.quantity,
-                    package=package,
-                )
-            )
+    wo = _locked(wo)
+    check_version(wo, version)
+    require_open(wo)
+    sort = _next_sort(wo)
+    lines = [
+        _create_line(wo, package=package, sort=sort + i, **fields)
+        for i, fields in enumerate(package_lines(wo.store_id, _level(wo), package))
+    ]
+    changed = []
     if CLASS_WEIGHT[package.repair_class] > CLASS_WEIGHT[wo.repair_class]:
-        wo.refresh_from_db()
         wo.repair_class = package.repair_class
-        _touch(wo, actor, "repair_class")
+        changed.append("repair_class")
+    touch(wo, actor, *changed)
     return lines
 
 
@@ -568,10 +571,10 @@ def update_line(actor: User, line: WorkOrderLine, *, version=None, **data) -> Wo
     proposed: the owner approved a price, not a blank cheque."""
     require(actor, "workorder.edit")
     wo = line.work_order
-    _visible(actor, wo)
+    require_visible(actor, wo)
     wo = _locked(wo)
     check_version(wo, version)
-    _require_open(wo)
+    require_open(wo)
     line = WorkOrderLine.objects.select_for_update().get(pk=line.pk)
     changed = []
     if "name" in data and line.labour_id is None and line.part_id is None:
@@ -599,10 +602,10 @@ def update_line(actor: User, line: WorkOrderLine, *, version=None, **data) -> Wo
         line.approval = WorkOrderLine.Approval.PROPOSED
         line.approval_channel, line.approved_by_name, line.approved_at = "", "", None
         changed += ["approval", "approval_channel", "approved_by_name", "approved_at"]
-        _event(wo, "approval", _("%(item)s re-priced: needs approval again") % {"item": line})
+        log_event(wo, "approval", _("%(item)s re-priced: needs approval again") % {"item": line})
     line.save(update_fields=changed)
     recompute(wo)
-    _touch(wo, actor)
+    touch(wo, actor)
     return line
 
 
@@ -611,15 +614,15 @@ def update_line(actor: User, line: WorkOrderLine, *, version=None, **data) -> Wo
 def remove_line(actor: User, line: WorkOrderLine, *, version=None) -> None:
     require(actor, "workorder.edit")
     wo = line.work_order
-    _visible(actor, wo)
+    require_visible(actor, wo)
     wo = _locked(wo)
     check_version(wo, version)
-    _require_open(wo)
+    require_open(wo)
     if line.approval == WorkOrderLine.Approval.APPROVED and line.time.exists():
         raise Conflict(_("Work has been clocked on this line; decline it instead of deleting."))
     line.delete()
     recompute(wo)
-    _touch(wo, actor)
+    touch(wo, actor)
 
 
 # --- approvals ----------------------------------------------------------------------------
@@ -657,9 +660,9 @@ def decide_lines(
     proposed (decided from another phone a moment ago) is refused, never decided twice."""
     if actor is not None:
         require(actor, "workorder.edit")
-        _visible(actor, wo)
+        require_visible(actor, wo)
     wo = _locked(wo)
-    _require_open(wo)
+    require_open(wo)
     if channel not in WorkOrderLine.Channel.values:
         raise Invalid(fields={"channel": _("Say how the owner approved.")})
     by_name = normalize_text(by_name)[:60] or _("Owner")
@@ -715,10 +718,10 @@ def decide_lines(
             WorkOrderLine.Approval.DECLINED: _("%(who)s declined %(item)s"),
             WorkOrderLine.Approval.DEFERRED: _("%(who)s deferred %(item)s"),
         }[decision] % {"who": by_name, "item": line.name}
-        _event(wo, "approval", label, actor, public=True, label=by_name)
+        log_event(wo, "approval", label, actor, public=True, label=by_name)
         done.append(line)
     recompute(wo)
-    _touch(wo, actor)
+    touch(wo, actor)
     events.publish("work_order.lines_decided", work_order_id=wo.pk, lines=[ln.pk for ln in done])
     return done
 
@@ -779,8 +782,7 @@ def add_recommendation(actor: User, wo: WorkOrder, reco: Recommendation) -> Work
 @transaction.atomic
 def dismiss_recommendation(actor: User, reco: Recommendation, reason: str) -> Recommendation:
     require(actor, "workorder.edit")
-    if reco.org_id != actor.org_id or not scoping.can_see_store(actor, reco.store_id):
-        raise NotFound()
+    require_visible(actor, reco)
     if reco.status != Recommendation.Status.OPEN:
         raise Conflict(_("This recommendation is already closed."))
     reason = tidy_prose(reason)[:200]
@@ -799,7 +801,7 @@ def dismiss_recommendation(actor: User, reco: Recommendation, reason: str) -> Re
 def _check_action(wo: WorkOrder, action: str) -> str:
     if action not in ACTIONS:
         raise NotFound(_("Unknown action."))
-    sources, target = ACTIONS[action]
+    sources, target, _capabilities = ACTIONS[action]
     if wo.status not in sources:
         raise Conflict(
             _("Cannot %(action)s a work order that is %(status)s.")
@@ -825,25 +827,18 @@ ACTION_LABELS = {
 @transaction.atomic
 def perform(actor: User, wo: WorkOrder, action: str, *, version=None, **kwargs) -> WorkOrder:
     """Run a named state action; illegal transitions are refused (409)."""
-    _visible(actor, wo)
-    capability = {
-        "settle": "workorder.settle",
-        "close": "workorder.settle",
-        "qc": "workorder.work",
-        "ready": "workorder.qc",
-    }.get(action, "workorder.edit")
-    if action == "qc" and actor.can("workorder.edit"):
-        capability = "workorder.edit"
-    require(actor, capability)
+    require_visible(actor, wo)
+    if action not in ACTIONS:
+        raise NotFound(_("Unknown action."))
+    require(actor, *ACTIONS[action][2])
     wo = _locked(wo)
     check_version(wo, version)
     target = _check_action(wo, action)
     handler = _HANDLERS.get(action)
-    if handler is not None:
-        handler(actor, wo, **kwargs)
+    changed = (handler(actor, wo, **kwargs) if handler is not None else None) or []
     previous = wo.status
     wo.status = target
-    fields = ["status"]
+    fields = ["status", *changed]
     now = timezone.now()
     if target == S.SETTLED:
         wo.settled_at = now
@@ -854,8 +849,8 @@ def perform(actor: User, wo: WorkOrder, action: str, *, version=None, **kwargs) 
     elif target == S.CANCELLED:
         wo.cancel_reason = tidy_prose(kwargs.get("reason", ""))[:200]
         fields.append("cancel_reason")
-    _touch(wo, actor, *fields)
-    _event(
+    touch(wo, actor, *fields)
+    log_event(
         wo,
         "status",
         _("%(from)s → %(to)s") % {"from": S(previous).label, "to": wo.get_status_display()},
@@ -894,18 +889,23 @@ def _on_qc(actor, wo, **kwargs):
         )
 
 
-def _on_ready(actor, wo, **kwargs):
-    last = wo.qc_checks.order_by("-created_at", "-id").first()
-    if last is None or not last.passed:
-        raise Conflict(_("Record a passed quality check first."), code="qc_missing")
+def _on_ready(actor, wo, qc=None, checks=None, **kwargs):
+    """Ready needs the quality check of this round: the one just recorded, or the checks
+    sent with the action (an earlier round's pass does not count)."""
+    if qc is None and checks:
+        qc = _new_qc(actor, wo, checks, "")
+    if qc is None or not qc.passed:
+        raise Conflict(
+            _("Record a passed quality check first (every item checked)."), code="qc_missing"
+        )
 
 
 def _on_settle(actor, wo, payments=(), old_parts_returned=None, **kwargs):
-    proposed = wo.lines.filter(approval=WorkOrderLine.Approval.PROPOSED)
-    if proposed.exists():
+    proposed = wo.lines.filter(approval=WorkOrderLine.Approval.PROPOSED).count()
+    if proposed:
         raise Conflict(
             _("%(count)s item(s) still wait for the owner's decision: approve or decline them.")
-            % {"count": proposed.count()},
+            % {"count": proposed},
             code="unapproved",
         )
     recompute(wo)
@@ -919,9 +919,9 @@ def _on_settle(actor, wo, payments=(), old_parts_returned=None, **kwargs):
     wo.warranty_days, wo.warranty_km = warranty_for(wo.store_id, heaviest)
     if old_parts_returned is not None:
         wo.old_parts_returned = bool(old_parts_returned)
-    wo.save(update_fields=["repair_class", "warranty_days", "warranty_km", "old_parts_returned"])
     if payments:
         _take_payments(actor, wo, payments)
+    return ["repair_class", "warranty_days", "warranty_km", "old_parts_returned", "paid"]
 
 
 def _on_close(actor, wo, **kwargs):
@@ -1055,8 +1055,7 @@ def _take_payments(actor: User, wo: WorkOrder, payments) -> list[Payment]:
         )
         for method, amount, reference in rows
     ]
-    wo.paid += total
-    wo.save(update_fields=["paid"])
+    wo.paid += total  # saved by the caller's touch()
     return made
 
 
@@ -1066,13 +1065,13 @@ def take_payments(actor: User, wo: WorkOrder, payments, *, version=None) -> list
     """One or more payments (a split payment) against the balance of a ready or settled
     order; never more than what is owed."""
     require(actor, "workorder.settle")
-    _visible(actor, wo)
+    require_visible(actor, wo)
     wo = _locked(wo)
     check_version(wo, version)
     if wo.status not in {S.READY, S.SETTLED}:
         raise Conflict(_("Payments are taken when the car is ready or after settlement."))
     made = _take_payments(actor, wo, payments)
-    _touch(wo, actor)
+    touch(wo, actor, "paid")
     events.publish("work_order.paid", work_order_id=wo.pk, amount=str(sum(p.amount for p in made)))
     return made
 
@@ -1085,7 +1084,7 @@ def refund_payment(
     """A refund (part or all) or a reversal (all) is a new negative entry, never an edit."""
     require(actor, "payment.refund")
     wo = payment.work_order
-    _visible(actor, wo)
+    require_visible(actor, wo)
     wo = _locked(wo)
     if payment.kind != Payment.Kind.PAYMENT:
         raise Invalid(_("Only a payment can be refunded."))
@@ -1118,8 +1117,7 @@ def refund_payment(
         received_by=actor,
     )
     wo.paid -= value
-    wo.save(update_fields=["paid"])
-    _touch(wo, actor)
+    touch(wo, actor, "paid")
     return row
 
 
@@ -1131,8 +1129,8 @@ def refund_payment(
 def assign_line(actor: User, line: WorkOrderLine, technician_ids) -> WorkOrderLine:
     require(actor, "workorder.edit")
     wo = WorkOrder.objects.get(pk=line.work_order_id)
-    _visible(actor, wo)
-    _require_open(wo)
+    require_visible(actor, wo)
+    require_open(wo)
     ids = {int(i) for i in technician_ids or []}
     techs = list(
         User.objects.filter(
@@ -1147,7 +1145,7 @@ def assign_line(actor: User, line: WorkOrderLine, technician_ids) -> WorkOrderLi
         raise Invalid(fields={"technicians": _("Choose technicians of this store.")})
     line.technicians.set(techs)
     names = "、".join(t.display_name for t in techs) or _("nobody")
-    _event(
+    log_event(
         wo, "dispatch", _("%(item)s assigned to %(names)s") % {"item": line, "names": names}, actor
     )
     return line
@@ -1157,7 +1155,7 @@ def _work_check(actor: User, line: WorkOrderLine) -> WorkOrder:
     require(actor, "workorder.work")
     wo = WorkOrder.objects.get(pk=line.work_order_id)
     line.refresh_from_db(fields=["approval", "progress"])
-    _visible(actor, wo)
+    require_visible(actor, wo)
     if wo.status != S.IN_PROGRESS:
         raise Conflict(_("Work can only be clocked while the order is in progress."))
     if line.approval != WorkOrderLine.Approval.APPROVED:
@@ -1189,7 +1187,7 @@ def clock_on(actor: User, line: WorkOrderLine) -> TimeEntry:
 @transaction.atomic
 def clock_off(actor: User, line: WorkOrderLine, *, note: str = "") -> TimeEntry:
     require(actor, "workorder.work")
-    _visible(actor, line.work_order)
+    require_visible(actor, line.work_order)
     entry = TimeEntry.objects.filter(technician=actor, line=line, ended_at__isnull=True).first()
     if entry is None:
         raise Conflict(_("You are not clocked on this item."))
@@ -1211,7 +1209,7 @@ def mark_line_done(actor: User, line: WorkOrderLine, *, note: str = "") -> WorkO
     text = _("%(item)s done") % {"item": line.name}
     if note:
         text += f": {tidy_prose(note)[:150]}"
-    _event(wo, "work", text, actor, public=True)
+    log_event(wo, "work", text, actor, public=True)
     return line
 
 
@@ -1221,35 +1219,33 @@ def mark_line_done(actor: User, line: WorkOrderLine, *, note: str = "") -> WorkO
 @audit.by_actor
 @transaction.atomic
 def start_inspection(actor: User, wo: WorkOrder, template_id) -> Inspection:
-    if not (actor.can("workorder.work") or actor.can("workorder.edit")):
-        raise Forbidden()
-    _visible(actor, wo)
-    _require_open(wo)
+    require(actor, "workorder.work", "workorder.edit")
+    require_visible(actor, wo)
+    require_open(wo)
     template = InspectionTemplate.objects.filter(
         org_id=wo.org_id, pk=template_id, is_active=True
     ).first()
     if template is None:
         raise Invalid(fields={"template": _("Choose an inspection checklist.")})
     inspection = Inspection.objects.create(work_order=wo, template=template, inspector=actor)
-    InspectionResult.objects.bulk_create(
+    results = InspectionResult.objects.bulk_create(
         [
             InspectionResult(inspection=inspection, section=i.section, name=i.name, sort=i.sort)
             for i in template.items.all()
         ]
     )
-    audit.record_bulk(InspectionResult, template.items.count(), org_id=wo.org_id)
-    _event(wo, "inspection", _("Check-in inspection started"), actor, public=True)
+    audit.record_bulk(InspectionResult, len(results), org_id=wo.org_id)
+    log_event(wo, "inspection", _("Check-in inspection started"), actor, public=True)
     return inspection
 
 
 @audit.by_actor
 @transaction.atomic
 def rate_result(actor: User, result: InspectionResult, *, rating: str, note: str = ""):
-    if not (actor.can("workorder.work") or actor.can("workorder.edit")):
-        raise Forbidden()
+    require(actor, "workorder.work", "workorder.edit")
     wo = result.inspection.work_order
-    _visible(actor, wo)
-    _require_open(wo)
+    require_visible(actor, wo)
+    require_open(wo)
     if rating not in InspectionResult.Rating.values:
         raise Invalid(fields={"rating": _("Choose green, yellow, red or N/A.")})
     result.rating = rating
@@ -1261,9 +1257,9 @@ def rate_result(actor: User, result: InspectionResult, *, rating: str, note: str
 @audit.by_actor
 @transaction.atomic
 def complete_inspection(actor: User, inspection: Inspection) -> Inspection:
-    if not (actor.can("workorder.work") or actor.can("workorder.edit")):
-        raise Forbidden()
-    _visible(actor, inspection.work_order)
+    require(actor, "workorder.work", "workorder.edit")
+    require_visible(actor, inspection.work_order)
+    require_open(inspection.work_order)
     unrated = inspection.results.filter(rating="").count()
     if unrated:
         raise Invalid(
@@ -1272,7 +1268,7 @@ def complete_inspection(actor: User, inspection: Inspection) -> Inspection:
         )
     inspection.completed_at = timezone.now()
     inspection.save(update_fields=["completed_at"])
-    _event(inspection.work_order, "inspection", _("Inspection completed"), actor, public=True)
+    log_event(inspection.work_order, "inspection", _("Inspection completed"), actor, public=True)
     return inspection
 
 
@@ -1280,39 +1276,50 @@ def complete_inspection(actor: User, inspection: Inspection) -> Inspection:
 @transaction.atomic
 def propose_from_results(actor: User, inspection: Inspection, result_ids) -> list[WorkOrderLine]:
     """Red and yellow items become proposed lines in one tap (priced by the advisor)."""
-    wo = inspection.work_order
-    if not (actor.can("workorder.work") or actor.can("workorder.edit")):
-        raise Forbidden()
-    _visible(actor, wo)
+    require(actor, "workorder.work", "workorder.edit")
+    require_visible(actor, inspection.work_order)
+    wo = _locked(inspection.work_order)
+    require_open(wo)
     results = inspection.results.filter(
         pk__in=[int(i) for i in result_ids],
         rating__in=[InspectionResult.Rating.NOW, InspectionResult.Rating.SOON],
         line__isnull=True,
     )
+    sort = _next_sort(wo)
     made = []
-    for result in results:
+    for i, result in enumerate(results):
         name = result.name if not result.note else f"{result.name}（{result.note}）"
-        line = WorkOrderLine.objects.create(
-            work_order=wo,
+        line = _create_line(
+            wo,
             kind=WorkOrderLine.Kind.LABOUR,
             name=name[:100],
             category=Category.LABOUR,
-            quantity=1,
+            quantity=Decimal(1),
             unit_price=ZERO,
-            amount=ZERO,
             urgency=result.rating,
-            sort=(wo.lines.order_by("-sort").values_list("sort", flat=True).first() or 0) + 1,
+            sort=sort + i,
         )
         result.line = line
         result.save(update_fields=["line"])
         made.append(line)
     if not made:
         raise Invalid(fields={"results": _("Choose red or yellow items not yet proposed.")})
-    _touch(wo, actor)
+    touch(wo, actor)
     return made
 
 
 # --- quality check ------------------------------------------------------------------------
+
+
+def _new_qc(actor: User, wo: WorkOrder, checks: dict, reason: str) -> QualityCheck:
+    items = [{"name": name, "ok": bool(checks.get(name))} for name in conf(wo).qc_items or []]
+    passed = all(item["ok"] for item in items)
+    reason = tidy_prose(reason)[:300]
+    if not passed and not reason:
+        raise Invalid(fields={"reason": _("Say what must be redone.")})
+    return QualityCheck.objects.create(
+        work_order=wo, inspector=actor, passed=passed, items=items, reason=reason
+    )
 
 
 @audit.by_actor
@@ -1323,24 +1330,14 @@ def record_qc(
     """The completion check. Passing makes the car ready; failing sends the named lines (or
     every approved line) back to the technicians with the reason."""
     require(actor, "workorder.qc")
-    _visible(actor, wo)
+    require_visible(actor, wo)
     wo = _locked(wo)
     if wo.status != S.QC:
         raise Conflict(_("The work order is not waiting for a quality check."))
-    expected = list(settings_for(wo.store_id).qc_items or [])
-    items = [{"name": name, "ok": bool(checks.get(name))} for name in expected]
-    passed = all(item["ok"] for item in items)
-    reason = tidy_prose(reason)[:300]
-    if not passed and not reason:
-        raise Invalid(fields={"reason": _("Say what must be redone.")})
-    qc = QualityCheck.objects.create(
-        work_order=wo, inspector=actor, passed=passed, items=items, reason=reason
-    )
-    if passed:
-        wo.status = S.READY
-        _touch(wo, actor, "status")
-        _event(wo, "qc", _("Quality check passed: the car is ready"), actor, public=True)
-        events.publish("work_order.ready", work_order_id=wo.pk, store_id=wo.store_id)
+    qc = _new_qc(actor, wo, checks, reason)
+    if qc.passed:
+        log_event(wo, "qc", _("Quality check passed: the car is ready"), actor, public=True)
+        perform(actor, wo, "ready", qc=qc)
     else:
         lines = wo.lines.filter(approval=WorkOrderLine.Approval.APPROVED)
         if return_line_ids:
@@ -1349,6 +1346,6 @@ def record_qc(
             line.progress = WorkOrderLine.Progress.WORKING
             line.save(update_fields=["progress"])
         wo.status = S.IN_PROGRESS
-        _touch(wo, actor, "status")
-        _event(wo, "qc", _("Quality check failed: %(reason)s") % {"reason": reason}, actor)
+        touch(wo, actor, "status")
+        log_event(wo, "qc", _("Quality check failed: %(reason)s") % {"reason": reason}, actor)
     return qc

@@ -16,30 +16,28 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from autocrm.catalog.models import LabourItem, Part, ServicePackage
-from autocrm.core import scoping
+from autocrm.core import customfields
 from autocrm.core.errors import Invalid, NotFound, ServiceError
+from autocrm.core.forms import apply_service_error
 from autocrm.core.models import Store, User
 from autocrm.core.pagination import paginate
 from autocrm.core.selectors import visible_stores
 from autocrm.core.views import capability_required
 from autocrm.customers import selectors as customer_selectors
 from autocrm.service import appointments, selectors, services
+from autocrm.service.forms import WorkOrderCustomForm
 from autocrm.service.models import (
     Payment,
-    Recommendation,
     WorkOrder,
     WorkOrderLine,
 )
 
 PAGE_SIZE = 50
+PAYMENT_ROWS = 3  # payment lines on the settle form: a split payment of up to three methods
 
 
 def _refused(request, exc: ServiceError) -> None:
-    detail = "；".join(str(v) for v in exc.fields.values())
-    text = str(exc.message)
-    if detail and detail not in text:
-        text = f"{text} {detail}"
-    messages.error(request, text)
+    messages.error(request, exc.display_text)
 
 
 def _back(wo_or_pk):
@@ -115,10 +113,13 @@ def workorder_create(request):
         "store": request.POST.get("store", ""),
         "advisor": request.POST.get("advisor", ""),
     }
+    custom = WorkOrderCustomForm(request.POST or None, user=user)
     if request.method == "POST":
         promised = _local_datetime(values["promised_at"])
         if promised == "invalid":
             errors["promised_at"] = _("Enter the promised date and time.")
+        elif not custom.is_valid():
+            errors["form"] = _("Some fields are not valid.")
         else:
             try:
                 wo = services.create_work_order(
@@ -129,10 +130,12 @@ def workorder_create(request):
                     complaint=values["complaint"],
                     promised_at=promised,
                     advisor_id=values["advisor"] or None,
+                    custom=custom.custom_data(),
                 )
                 messages.success(request, _("Work order %(number)s opened.") % {"number": wo})
                 return _back(wo)
             except ServiceError as exc:
+                apply_service_error(custom, exc)
                 errors = dict(exc.fields) or {"form": exc.message}
                 existing = exc.extra.get("existing_id")
                 if existing:
@@ -143,6 +146,7 @@ def workorder_create(request):
         "advisors": advisors,
         "values": values,
         "errors": errors,
+        "form": custom,
         "recommendations": selectors.open_recommendations(user, vehicle.pk),
     }
     return render(request, "service/workorder_form.html", context, status=422 if errors else 200)
@@ -169,6 +173,7 @@ def workorder_detail(request, pk):
         "lines": lines,
         "proposed": [ln for ln in lines if ln.approval == WorkOrderLine.Approval.PROPOSED],
         "media": list(wo.media.all()),
+        "payment_rows": range(PAYMENT_ROWS),
         "payments": list(wo.payments.all()),
         "events": list(wo.events.select_related("actor").order_by("-at", "-id")[:50]),
         "recommendations": selectors.open_recommendations(user, wo.vehicle_id).exclude(
@@ -182,13 +187,17 @@ def workorder_detail(request, pk):
         "channels": [c for c in WorkOrderLine.Channel.choices if c[0] != "link"],
         "methods": Payment.Method.choices,
         "qc_items": conf.qc_items,
-        "qc_last": wo.qc_checks.order_by("-created_at").first(),
         "discount_limit": conf.discount_limit,
         "estimate_total": estimate_total,
-        "actions": [a for a, (sources, _t) in services.ACTIONS.items() if wo.status in sources],
-        "action_labels": services.ACTION_LABELS,
+        "actions": [
+            (action, services.ACTION_LABELS[action])
+            for action, (sources, _target, _caps) in services.ACTIONS.items()
+            if wo.status in sources
+        ],
         "certificate": wo.repair_class in services.CERTIFICATE_CLASSES,
-        "show_phone": user.can("customer.phone"),
+        "can_cancel": wo.status in services.ACTIONS["cancel"][0],
+        "custom_rows": customfields.display(user, "work_order", wo.custom),
+        "form": WorkOrderCustomForm(user=user, values=wo.custom),
     }
     return render(request, "service/workorder_detail.html", context)
 
@@ -210,6 +219,10 @@ def workorder_update(request, pk):
         promised = _local_datetime(request.POST.get("promised_at"))
         if promised == "invalid":
             raise Invalid(fields={"promised_at": _("Enter the promised date and time.")})
+        custom = WorkOrderCustomForm(request.POST, user=request.user, values=wo.custom)
+        if not custom.is_valid():
+            raise Invalid(fields={k: " ".join(v) for k, v in custom.errors.items()})
+        data = {"custom": custom.custom_data()} if custom.custom_names else {}
         services.update_work_order(
             request.user,
             wo,
@@ -217,6 +230,7 @@ def workorder_update(request, pk):
             complaint=request.POST.get("complaint", wo.complaint),
             promised_at=promised,
             old_parts_returned=request.POST.get("old_parts_returned") == "on",
+            **data,
         )
 
     return _post_action(request, pk, call, _("Saved."))
@@ -321,7 +335,7 @@ def action(request, pk, name):
 
 def _payments_from(post) -> list[dict]:
     rows = []
-    for i in range(4):
+    for i in range(PAYMENT_ROWS):
         amount = (post.get(f"amount_{i}") or "").strip()
         if amount:
             rows.append(
@@ -399,9 +413,7 @@ def recommendation_add(request, pk, reco_id):
 @require_POST
 @capability_required("workorder.edit")
 def recommendation_dismiss(request, reco_id):
-    reco = scoping.scoped(Recommendation.objects.all(), request.user).filter(pk=reco_id).first()
-    if reco is None:
-        raise NotFound()
+    reco = selectors.get_recommendation(request.user, reco_id)
     try:
         services.dismiss_recommendation(request.user, reco, request.POST.get("reason", ""))
         messages.success(request, _("Recommendation dismissed."))
@@ -416,20 +428,18 @@ def recommendation_dismiss(request, reco_id):
 # --- appointments -------------------------------------------------------------------------
 
 
-def _store_choice(request) -> Store:
+def _store_choice(request) -> tuple[Store, list[Store]]:
+    """The store asked for (or the first one the user may see), and all of them."""
     stores = list(visible_stores(request.user, active=True))
     if not stores:
         raise NotFound()
-    wanted = request.GET.get("store") or request.POST.get("store")
-    for store in stores:
-        if str(store.pk) == str(wanted):
-            return store
-    return stores[0]
+    wanted = str(request.GET.get("store") or request.POST.get("store"))
+    return next((s for s in stores if str(s.pk) == wanted), stores[0]), stores
 
 
 @capability_required("appointment.view")
 def appointment_calendar(request):
-    store = _store_choice(request)
+    store, stores = _store_choice(request)
     day = parse_date(request.GET.get("date") or "") or timezone.localdate()
     view = "week" if request.GET.get("view") == "week" else "day"
     start = day - datetime.timedelta(days=day.weekday()) if view == "week" else day
@@ -446,14 +456,14 @@ def appointment_calendar(request):
     by_day = {d: [] for d in days}
     for appt in booked:
         by_day.setdefault(timezone.localtime(appt.starts_at).date(), []).append(appt)
-    rate = appointments.conversion_rate(
+    rate = appointments.conversion(
         selectors.appointments(request.user).filter(
             store=store, starts_at__gte=begin - datetime.timedelta(days=30)
         )
-    )
+    )["rate"]
     context = {
         "store": store,
-        "stores": list(visible_stores(request.user, active=True)),
+        "stores": stores,
         "day": day,
         "view": view,
         "days": [(d, by_day.get(d, [])) for d in days],
@@ -470,7 +480,7 @@ def appointment_calendar(request):
 @require_POST
 @capability_required("appointment.edit")
 def appointment_create(request):
-    store = _store_choice(request)
+    store, _stores = _store_choice(request)
     post = request.POST
     starts = _local_datetime(post.get("starts_at"))
     try:

@@ -5,7 +5,6 @@ a work order's photos and videos. Thin: every POST calls one service."""
 from __future__ import annotations
 
 import datetime
-from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -41,37 +40,11 @@ RATING_BUTTONS = [
 PHOTO_STEPS = [Media.Step.TEARDOWN, Media.Step.REPLACE, Media.Step.QC, Media.Step.OTHER]
 
 
-def floor_required(view):
-    """Technicians (work) and advisors (edit) use the inspection and photo pages."""
-
-    @wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        user = request.user
-        if not (user.can("workorder.work") or user.can("workorder.edit")):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def _refusal(exc: ServiceError) -> str:
-    detail = "；".join(str(v) for v in exc.fields.values())
-    text = str(exc.message)
-    return f"{text} {detail}" if detail and detail not in text else text
-
-
 # --- my jobs ------------------------------------------------------------------------------
 
 
 def _jobs_context(user, error: str = "", notice: str = "") -> dict:
-    jobs = floor.my_jobs(user)
-    running = floor.running_entry(user)
-    minutes = floor.line_minutes(user, [ln.pk for job in jobs for ln in job.lines])
-    for job in jobs:
-        for line in job.lines:
-            line.my_minutes = minutes.get(line.pk, 0)
-            line.running = running is not None and running.line_id == line.pk
+    jobs, running = floor.my_jobs_with_time(user)
     return {"jobs": jobs, "running": running, "error": error, "notice": notice}
 
 
@@ -94,7 +67,7 @@ def line_action(request, pk, action):
         call(request.user, line)
         notice = success % {"item": line.name}
     except ServiceError as exc:
-        error = _refusal(exc)
+        error = exc.display_text
     if request.htmx:
         context = _jobs_context(request.user, error=error, notice=notice)
         return render(request, "service/floor/_jobs.html", context)
@@ -123,7 +96,9 @@ def _inspection_context(request, wo: WorkOrder, inspection) -> dict:
     return {
         "wo": wo,
         "inspection": inspection,
-        "inspections": list(wo.inspections.order_by("-started_at", "-id")),
+        "inspections": list(
+            wo.inspections.select_related("template").order_by("-started_at", "-id")
+        ),
         "results": results,
         "sections": _sections(results),
         "ratings": RATING_BUTTONS,
@@ -143,7 +118,7 @@ def _sections(results):
     return sections
 
 
-@floor_required
+@capability_required("workorder.work", "workorder.edit")
 def inspection(request, pk):
     user = request.user
     wo = selectors.get_work_order(user, pk)
@@ -152,7 +127,7 @@ def inspection(request, pk):
             started = services.start_inspection(user, wo, request.POST.get("template"))
             return redirect(f"{reverse('floor_inspection', args=[wo.pk])}?inspection={started.pk}")
         except ServiceError as exc:
-            messages.error(request, _refusal(exc))
+            messages.error(request, exc.display_text)
             return redirect("floor_inspection", pk=wo.pk)
     current = None
     wanted = request.GET.get("inspection")
@@ -161,14 +136,18 @@ def inspection(request, pk):
         if current.work_order_id != wo.pk:
             current = None
     if current is None:
-        current = wo.inspections.order_by("-started_at", "-id").first()
+        current = (
+            wo.inspections.select_related("template", "inspector")
+            .order_by("-started_at", "-id")
+            .first()
+        )
     return render(
         request, "service/floor/inspection.html", _inspection_context(request, wo, current)
     )
 
 
 @require_POST
-@floor_required
+@capability_required("workorder.work", "workorder.edit")
 def result(request, pk):
     """Rate one item (and attach the photo or video taken with it) in one tap."""
     user = request.user
@@ -188,7 +167,7 @@ def result(request, pk):
                 user, wo, upload, step=Media.Step.CHECK_IN, result_id=found.pk, caption=found.name
             )
     except ServiceError as exc:
-        error = _refusal(exc)
+        error = exc.display_text
     found = floor.get_result(user, pk)
     found_media = list(found.media.order_by("created_at", "id"))
     context = {"r": found, "photos": found_media, "ratings": RATING_BUTTONS}
@@ -201,20 +180,20 @@ def result(request, pk):
 
 
 @require_POST
-@floor_required
+@capability_required("workorder.work", "workorder.edit")
 def inspection_complete(request, pk):
     found = floor.get_inspection(request.user, pk)
     try:
         services.complete_inspection(request.user, found)
         messages.success(request, _("Inspection completed."))
     except ServiceError as exc:
-        messages.error(request, _refusal(exc))
+        messages.error(request, exc.display_text)
     url = reverse("floor_inspection", args=[found.work_order_id])
     return redirect(f"{url}?inspection={found.pk}")
 
 
 @require_POST
-@floor_required
+@capability_required("workorder.work", "workorder.edit")
 def inspection_propose(request, pk):
     found = floor.get_inspection(request.user, pk)
     try:
@@ -225,7 +204,7 @@ def inspection_propose(request, pk):
             % {"count": len(made), "names": "、".join(ln.name for ln in made)},
         )
     except ServiceError as exc:
-        messages.error(request, _refusal(exc))
+        messages.error(request, exc.display_text)
     url = reverse("floor_inspection", args=[found.work_order_id])
     return redirect(f"{url}?inspection={found.pk}")
 
@@ -233,7 +212,7 @@ def inspection_propose(request, pk):
 # --- photos at key steps ------------------------------------------------------------------
 
 
-@floor_required
+@capability_required("workorder.work", "workorder.edit")
 def photos(request, pk):
     user = request.user
     wo = selectors.get_work_order(user, pk)
@@ -281,7 +260,7 @@ def photos(request, pk):
 
 
 @require_POST
-@floor_required
+@capability_required("workorder.work", "workorder.edit")
 def media_remove(request, token):
     found = floor.get_media(request.user, token)
     wo_id = found.work_order_id
@@ -289,7 +268,7 @@ def media_remove(request, token):
         media_service.remove_media(request.user, found)
         messages.success(request, _("Photo removed."))
     except ServiceError as exc:
-        messages.error(request, _refusal(exc))
+        messages.error(request, exc.display_text)
     back = request.POST.get("next", "")
     if back.startswith("/floor/"):
         return redirect(back)

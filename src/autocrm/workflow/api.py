@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from autocrm.core.errors import Invalid
+from autocrm.core.selectors import get_store
 from autocrm.core.services import require
 from autocrm.service import selectors as service_selectors
 from autocrm.workflow import selectors, services
@@ -97,16 +98,14 @@ def _store(request, store_id):
     store_id = store_id or selectors.default_store_id(user)
     if store_id is None:
         raise Invalid(fields={"store": _("Choose the store.")})
-    store = selectors.get_store(user, store_id)
-    services.ensure_default_stages(store)
-    return store
+    return get_store(user, store_id)
 
 
 @router.get("/board", response=BoardOut)
 def get_board(request, query: Query[StoreQuery]):
     require(request.user, "board.view")
     store = _store(request, query.store)
-    board = selectors.board(request.user, store.pk)
+    board = services.open_board(request.user, store)
     return {
         "store_id": store.pk,
         "store_name": store.name,
@@ -127,7 +126,7 @@ def get_board(request, query: Query[StoreQuery]):
 def list_stages(request, query: Query[StoreQuery]):
     require(request.user, "board.view")
     store = _store(request, query.store)
-    return list(selectors.stages(request.user, store.pk))
+    return services.store_stages(request.user, store)
 
 
 @router.post("/stages", response={201: StageOut})

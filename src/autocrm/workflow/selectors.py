@@ -15,14 +15,9 @@ from django.utils.translation import gettext as _
 from autocrm.core import scoping
 from autocrm.core.errors import NotFound
 from autocrm.core.models import Store, User
+from autocrm.core.selectors import get_or_404, get_store, visible_stores
 from autocrm.service.models import WorkOrder
 from autocrm.workflow.models import Stage
-
-OPEN_EXCLUDED = (
-    WorkOrder.Status.SETTLED,
-    WorkOrder.Status.CLOSED,
-    WorkOrder.Status.CANCELLED,
-)
 
 
 def duration(minutes: int) -> str:
@@ -101,25 +96,13 @@ class Board:
         return sum(column.count for column in self.columns)
 
 
-def board_stores(user: User) -> QuerySet[Store]:
-    """Active stores whose board the user may open, by code."""
-    return scoping.scoped(Store.objects.filter(is_active=True), user).order_by("code")
-
-
-def get_store(user: User, store_id) -> Store:
-    try:
-        return scoping.scoped(Store.objects.all(), user).get(pk=int(store_id))
-    except (Store.DoesNotExist, TypeError, ValueError):
-        raise NotFound() from None
-
-
 def default_store_id(user: User) -> int | None:
     """The user's own store first (the one they work in), else the first they may see."""
     own = user.stores.filter(is_active=True).order_by("code").values_list("pk", flat=True)
     first = next(iter(own), None)
     if first is not None and scoping.can_see_store(user, first):
         return first
-    return board_stores(user).values_list("pk", flat=True).first()
+    return visible_stores(user, active=True).values_list("pk", flat=True).first()
 
 
 def stages(user: User, store_id, *, active_only: bool = False) -> QuerySet[Stage]:
@@ -130,10 +113,7 @@ def stages(user: User, store_id, *, active_only: bool = False) -> QuerySet[Stage
 
 
 def get_stage(user: User, pk) -> Stage:
-    try:
-        return scoping.scoped(Stage.objects.all(), user).get(pk=int(pk))
-    except (Stage.DoesNotExist, TypeError, ValueError):
-        raise NotFound() from None
+    return get_or_404(scoping.scoped(Stage.objects.select_related("store"), user), pk)
 
 
 CARD_FIELDS = (
@@ -158,7 +138,7 @@ def open_orders(user: User, store_id: int | None) -> QuerySet[WorkOrder]:
     qs = (
         WorkOrder.objects.all() if store_id is None else WorkOrder.objects.filter(store_id=store_id)
     )
-    return scoping.scoped(qs, user).exclude(status__in=OPEN_EXCLUDED)
+    return scoping.scoped(qs, user).exclude(status__in=WorkOrder.CLOSED_STATUSES)
 
 
 def _card_rows(qs: QuerySet[WorkOrder]):

@@ -5,7 +5,7 @@ there. A move closes the work order's open stage visit, opens the next, bumps th
 version (so an open edit form sees the change) and leaves a line in its history.
 
 The automation issue adds per-stage roles, entry conditions and escalation: they hook into
-``_check_move`` (who may move what where) and the ``work_order.stage_changed`` event."""
+``move`` (who may move what where) and the ``work_order.stage_changed`` event."""
 
 from __future__ import annotations
 
@@ -16,33 +16,32 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from autocrm.core import audit, events, scoping
-from autocrm.core.errors import Conflict, Forbidden, Invalid, NotFound
+from autocrm.core import audit, events
+from autocrm.core.errors import Conflict, Forbidden, Invalid
 from autocrm.core.models import Store, User
+from autocrm.core.scoping import require_visible
+from autocrm.core.selectors import get_store
 from autocrm.core.services import require
 from autocrm.core.validators import normalize_text
-from autocrm.service.models import WorkOrder, WorkOrderEvent
-from autocrm.service.services import check_version
+from autocrm.service.models import WorkOrder
+from autocrm.service.services import check_version, log_event, touch
+from autocrm.workflow import selectors
 from autocrm.workflow.models import DEFAULT_STAGES, Stage, StageVisit
+from autocrm.workflow.selectors import Board
 
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 MIN_TARGET, MAX_TARGET = 1, 10080  # one minute to one week
 NAME_MAX = Stage._meta.get_field("name").max_length
-CLOSED_STATUSES = {
-    WorkOrder.Status.SETTLED,
-    WorkOrder.Status.CLOSED,
-    WorkOrder.Status.CANCELLED,
-}
 
 
 # --- default stages -----------------------------------------------------------------------
 
 
-def ensure_default_stages(store: Store) -> None:
+def ensure_default_stages(store: Store) -> bool:
     """Give a store the default stages once; a store that has any stage (even only inactive
-    ones) keeps what its manager made of them."""
+    ones) keeps what its manager made of them. True when this call made them."""
     if Stage.objects.filter(store_id=store.pk).exists():
-        return
+        return False
     try:
         with transaction.atomic():
             for sort, (name, color, minutes) in enumerate(DEFAULT_STAGES, start=1):
@@ -56,6 +55,23 @@ def ensure_default_stages(store: Store) -> None:
                 )
     except IntegrityError:  # another request made them at the same moment
         pass
+    return True
+
+
+def open_board(user: User, store: Store) -> Board:
+    """The store's board; on its first look the store gets the default stages."""
+    found = selectors.board(user, store)
+    if not found.columns and ensure_default_stages(store):
+        found = selectors.board(user, store)
+    return found
+
+
+def store_stages(user: User, store: Store) -> list[Stage]:
+    """All the store's stages (the editor's list); on its first look the default ones."""
+    found = list(selectors.stages(user, store.pk))
+    if not found and ensure_default_stages(store):
+        found = list(selectors.stages(user, store.pk))
+    return found
 
 
 def first_stage(store_id: int) -> Stage | None:
@@ -67,7 +83,7 @@ def place_new_order(work_order_id: int) -> None:
     ``work_order.created``). Leaves the version alone: the person who just opened the order
     must be able to save it without being told someone else changed it."""
     wo = WorkOrder.objects.select_related("store").filter(pk=work_order_id).first()
-    if wo is None or wo.stage_id is not None or wo.status in CLOSED_STATUSES:
+    if wo is None or wo.stage_id is not None or wo.status in WorkOrder.CLOSED_STATUSES:
         return
     ensure_default_stages(wo.store)
     stage = first_stage(wo.store_id)
@@ -81,9 +97,7 @@ def place_new_order(work_order_id: int) -> None:
         wo.stage, wo.stage_entered_at = stage, now
         wo.save(update_fields=["stage", "stage_entered_at"])
         StageVisit.objects.create(work_order=wo, stage=stage, entered_at=now)
-        WorkOrderEvent.objects.create(
-            work_order=wo, kind="stage", text=_("Stage: %(to)s") % {"to": stage.name}, public=True
-        )
+        log_event(wo, "stage", _("Stage: %(to)s") % {"to": stage.name}, public=True)
 
 
 def on_work_order_created(payload: dict) -> None:
@@ -91,22 +105,6 @@ def on_work_order_created(payload: dict) -> None:
 
 
 # --- stages -------------------------------------------------------------------------------
-
-
-def _store_for(actor: User, store_id) -> Store:
-    try:
-        store_id = int(store_id)
-    except (TypeError, ValueError):
-        raise Invalid(fields={"store": _("Choose the store.")}) from None
-    store = Store.objects.filter(pk=store_id, org_id=actor.org_id).first()
-    if store is None or not scoping.can_see_store(actor, store.pk):
-        raise NotFound()
-    return store
-
-
-def _visible_stage(actor: User, stage: Stage) -> None:
-    if stage.org_id != actor.org_id or not scoping.can_see_store(actor, stage.store_id):
-        raise NotFound()
 
 
 def _clean_stage(data: dict, *, store_id: int, stage: Stage | None) -> dict:
@@ -160,7 +158,9 @@ def _check_can_deactivate(stage: Stage) -> None:
         raise Conflict(
             _("The board needs at least one active stage."), fields={"is_active": _("Keep it.")}
         )
-    waiting = WorkOrder.objects.filter(stage=stage).exclude(status__in=CLOSED_STATUSES).count()
+    waiting = (
+        WorkOrder.objects.filter(stage=stage).exclude(status__in=WorkOrder.CLOSED_STATUSES).count()
+    )
     if waiting:
         raise Conflict(
             _("%(n)d open work orders are in this stage: move them first.") % {"n": waiting},
@@ -172,7 +172,7 @@ def _check_can_deactivate(stage: Stage) -> None:
 @transaction.atomic
 def create_stage(actor: User, *, store_id, **data) -> Stage:
     require(actor, "board.manage")
-    store = _store_for(actor, store_id)
+    store = get_store(actor, store_id)
     ensure_default_stages(store)
     clean = _clean_stage(data, store_id=store.pk, stage=None)
     if "sort" not in clean:
@@ -185,7 +185,7 @@ def create_stage(actor: User, *, store_id, **data) -> Stage:
 @transaction.atomic
 def update_stage(actor: User, stage: Stage, **data) -> Stage:
     require(actor, "board.manage")
-    _visible_stage(actor, stage)
+    require_visible(actor, stage)
     stage = Stage.objects.select_for_update().get(pk=stage.pk)
     clean = _clean_stage(data, store_id=stage.store_id, stage=stage)
     if clean.get("is_active") is False and stage.is_active:
@@ -208,7 +208,7 @@ def deactivate_stage(actor: User, stage: Stage) -> Stage:
 def reorder_stages(actor: User, store_id, stage_ids) -> list[Stage]:
     """Put the store's stages in the given order; stages left out follow in their old order."""
     require(actor, "board.manage")
-    store = _store_for(actor, store_id)
+    store = get_store(actor, store_id)
     try:
         wanted = [int(pk) for pk in stage_ids]
     except (TypeError, ValueError):
@@ -228,7 +228,7 @@ def reorder_stages(actor: User, store_id, stage_ids) -> list[Stage]:
 def shift_stage(actor: User, stage: Stage, step: int) -> list[Stage]:
     """Move a stage one place up (-1) or down (+1) on its board."""
     require(actor, "board.manage")
-    _visible_stage(actor, stage)
+    require_visible(actor, stage)
     ids = list(
         Stage.objects.filter(store_id=stage.store_id)
         .order_by("sort", "id")
@@ -254,22 +254,16 @@ def can_move(actor: User) -> bool:
     )
 
 
-def _check_move(actor: User, wo: WorkOrder, source: Stage | None, target: Stage) -> None:
-    """The rules of a move. Per-stage roles and entry conditions come with the automation
-    issue; today any member of staff who may move cards may move them anywhere on the board."""
-
-
 @audit.by_actor
 @transaction.atomic
 def move(actor: User, work_order: WorkOrder, stage_id, *, version=None) -> WorkOrder:
     """Move a work order to another stage of its store's board."""
     if not can_move(actor):
         raise Forbidden()
-    if work_order.org_id != actor.org_id or not scoping.can_see_store(actor, work_order.store_id):
-        raise NotFound()
+    require_visible(actor, work_order)
     wo = WorkOrder.objects.select_for_update().select_related("stage").get(pk=work_order.pk)
     check_version(wo, version)
-    if wo.status in CLOSED_STATUSES:
+    if wo.status in WorkOrder.CLOSED_STATUSES:
         raise Conflict(
             _("This work order is %(status)s and can no longer be moved.")
             % {"status": wo.get_status_display()},
@@ -289,29 +283,18 @@ def move(actor: User, work_order: WorkOrder, stage_id, *, version=None) -> WorkO
     source = wo.stage
     if source is not None and source.pk == target.pk:
         return wo  # dropped back where it was: nothing to record
-    _check_move(actor, wo, source, target)
     now = timezone.now()
     for visit in StageVisit.objects.filter(work_order=wo, left_at__isnull=True):
         visit.left_at = now
         visit.save(update_fields=["left_at"])
     StageVisit.objects.create(work_order=wo, stage=target, entered_at=now, moved_by=actor)
     wo.stage, wo.stage_entered_at = target, now
-    wo.version += 1  # the row is locked above
-    wo.updated_by = actor
-    wo.save(update_fields=["stage", "stage_entered_at", "version", "updated_by", "updated_at"])
+    touch(wo, actor, "stage", "stage_entered_at")  # the row is locked above
     if source is None:
         text = _("Stage: %(to)s") % {"to": target.name}
     else:
         text = _("%(from)s → %(to)s") % {"from": source.name, "to": target.name}
-    WorkOrderEvent.objects.create(
-        work_order=wo,
-        kind="stage",
-        text=text[:300],
-        actor=actor,
-        actor_label=actor.display_name,
-        public=True,
-        at=now,
-    )
+    log_event(wo, "stage", text, actor, public=True)
     events.publish(
         "work_order.stage_changed",
         work_order_id=wo.pk,

@@ -46,8 +46,9 @@
   });
 })();
 
-// Inline forms marked data-swap-errors (quick actions on the customer page) show a service's
-// refusal in place: their 403 and 422 answers are swapped in like a success.
+// Inline forms and parts marked data-swap-errors (quick actions on the customer page, the job
+// board) show a service's refusal in place: their 403, 409 and 422 answers are swapped in like
+// a success.
 (function () {
   "use strict";
   document.addEventListener("htmx:beforeSwap", function (event) {
@@ -55,7 +56,8 @@
     var config = event.detail.requestConfig;
     var elt = config && config.elt; // the element that sent the request (detail.elt is the target)
     if (!xhr || !elt || !elt.closest) return;
-    if ((xhr.status === 403 || xhr.status === 422) && elt.closest("[data-swap-errors]")) {
+    var status = xhr.status;
+    if ((status === 403 || status === 409 || status === 422) && elt.closest("[data-swap-errors]")) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }

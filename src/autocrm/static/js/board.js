@@ -1,7 +1,9 @@
 // Job board behaviour (no inline scripts: CSP): the "Move to…" menu of a card (without this
 // file its link opens the same choices as a page), drag and drop of cards between columns
-// (posting the same endpoint), pausing the 30 s refresh while someone is moving a card,
-// showing a refused move in place, and keeping the keyboard focus on the card that was moved.
+// (posting the same endpoint), pausing the 30 s refresh while someone is moving a card, and
+// keeping the keyboard focus on the card that was moved. A refused move answers with the
+// board as it is now and the reason on top: app.js swaps it in (the board has
+// data-swap-errors).
 (function () {
   "use strict";
 
@@ -128,7 +130,7 @@
     post(card, stage);
   });
 
-  // --- refresh, refusals and focus ----------------------------------------------------------
+  // --- refresh and focus -------------------------------------------------------------------------
 
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (!event.detail.elt || event.detail.elt.id !== "board") return;
@@ -138,19 +140,6 @@
     var active = document.activeElement;
     var card = active && active.closest ? active.closest("[data-card-id]") : null;
     focusCard = card ? card.getAttribute("data-card-id") : null;
-  });
-
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    // A refused move (stale version, closed order, not allowed) answers with the board as it
-    // is now and the reason on top: show it.
-    var xhr = event.detail.xhr;
-    var target = event.detail.target;
-    if (!xhr || !target || target.id !== "board") return;
-    if ((xhr.status === 403 || xhr.status === 409 || xhr.status === 422) &&
-        xhr.responseText.indexOf('id="board"') !== -1) {
-      event.detail.shouldSwap = true;
-      event.detail.isError = false;
-    }
   });
 
   document.addEventListener("htmx:afterSettle", function () {

@@ -75,17 +75,19 @@
     });
   }
 
-  // The reasons are asked only when a score is low (NPS 0–6 or 3 stars or fewer).
+  // The reasons are asked only when a score is low; the form carries the thresholds
+  // (data-low-nps, data-low-stars) and marks its star ratings (data-survey-stars).
   function surveyReasons(form) {
     var box = form.querySelector("[data-survey-reasons]");
     if (!box) return;
+    var lowNps = parseInt(form.getAttribute("data-low-nps"), 10);
+    var lowStars = parseInt(form.getAttribute("data-low-stars"), 10);
     function low() {
       var nps = form.querySelector("input[name=nps]:checked");
-      if (nps && parseInt(nps.value, 10) <= 6) return true;
-      var names = ["timeliness", "professionalism", "attitude", "result"];
-      for (var i = 0; i < names.length; i++) {
-        var star = form.querySelector("input[name=" + names[i] + "]:checked");
-        if (star && parseInt(star.value, 10) <= 3) return true;
+      if (nps && parseInt(nps.value, 10) <= lowNps) return true;
+      var stars = form.querySelectorAll("[data-survey-stars] input:checked");
+      for (var i = 0; i < stars.length; i++) {
+        if (parseInt(stars[i].value, 10) <= lowStars) return true;
       }
       return !!box.querySelector("input:checked");
     }
