@@ -14,6 +14,9 @@ def bearer(raw: str) -> Client:
     return Client(headers={"Authorization": f"Bearer {raw}"})
 
 
+as_user = api_client_for  # still imported by other apps' API tests
+
+
 def post_json(client: Client, path: str, body, method: str = "post"):
     """``send_json``, or a raw (malformed) body when ``body`` is text."""
     if isinstance(body, str | bytes):
