@@ -68,13 +68,16 @@ test-unit: setup
 e2e: setup
 	AUTOCRM_TESTING=1 $(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
-# Archive benchmark size: large (1M customers, the issue's target) or chain for a quick run.
-BENCH_SCALE ?= large
+# Archive benchmark size. chain (200 000 customers, 100 000 work orders) by default: `large`
+# now also loads 5 000 000 work orders, which the demo loader cannot do within the harness's
+# time limit yet (BENCH_SCALE=large BENCH_ARCHIVE_ARGS="--load-timeout 7200" to try).
+BENCH_SCALE ?= chain
 BENCH_ARCHIVE_ARGS ?=
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/board.py
+	$(BIN)/python benchmarks/shopfloor.py
 	$(BIN)/python benchmarks/import_bench.py
 	$(BIN)/python benchmarks/archive.py --scale $(BENCH_SCALE) $(BENCH_ARCHIVE_ARGS)
 

@@ -202,3 +202,27 @@ def test_plate_fragment_not_crowded_out_by_other_stores(world):
     mine = cf.vehicle(cf.customer(world.a1), plate="京C99988")
     hits = selectors.search(world.advisor_a1, "88")
     assert [h.vehicle for h in hits] == [mine]
+
+
+def test_vehicle_api_hides_custom_fields_the_reader_may_not_see(world):
+    from autocrm.core.models import CustomField
+    from tests import customer_factories as cf
+    from tests.conftest import api_client_for
+
+    CustomField.objects.create(
+        org=world.org,
+        target="vehicle",
+        key="purchase_price",
+        label_zh="购车价",
+        visible_roles=["store_manager"],
+    )
+    CustomField.objects.create(org=world.org, target="vehicle", key="wrap", label_zh="车衣")
+    car = cf.vehicle(cf.customer(world.a1), custom={"purchase_price": "180000", "wrap": "无"})
+    advisor = api_client_for(world.advisor_a1)
+    assert advisor.get(f"/api/v1/vehicles/{car.pk}").json()["custom"] == {"wrap": "无"}
+    listed = advisor.get("/api/v1/vehicles").json()["items"]
+    assert [v["custom"] for v in listed if v["id"] == car.pk] == [{"wrap": "无"}]
+    profile = advisor.get(f"/api/v1/customers/{car.owner_id}/profile").json()
+    assert profile["vehicles"][0]["custom"] == {"wrap": "无"}
+    manager = api_client_for(world.manager_a1)
+    assert manager.get(f"/api/v1/vehicles/{car.pk}").json()["custom"]["purchase_price"] == "180000"

@@ -221,6 +221,15 @@ def customer_out(viewer, customer: Customer, custom_fields=None) -> dict:
     return data
 
 
+def vehicle_out(viewer, vehicle, custom_fields=None) -> dict:
+    """A vehicle with only the custom fields the viewer may see (like ``customer_out``)."""
+    data = {f: getattr(vehicle, f) for f in VehicleOut.model_fields if hasattr(vehicle, f)}
+    data["custom"] = customfields.visible_custom(
+        viewer, "vehicle", vehicle.custom, fields=custom_fields
+    )
+    return data
+
+
 @router.get("/customers", response=CustomerPage)
 def list_customers(
     request, filters: Query[CustomerQuery], cursor: str | None = None, limit: int = 50
@@ -319,9 +328,10 @@ def update_customer(request, customer_id: int, payload: CustomerPatch):
 def customer_profile(request, customer_id: int):
     """The 360° view as JSON: customer, vehicles, previous vehicles and the latest timeline."""
     p = selectors.profile(request.user, customer_id)
+    vehicle_fields = customfields.visible(request.user, "vehicle")
     return {
         "customer": customer_out(request.user, p.customer),
-        "vehicles": p.vehicles,
+        "vehicles": [vehicle_out(request.user, v, vehicle_fields) for v in p.vehicles],
         "past_vehicles": [
             {
                 "vehicle_id": o.vehicle_id,
@@ -368,30 +378,36 @@ def list_vehicles(
         qs = qs.filter(brand=brand)
     if owner_id:
         qs = qs.filter(owner_id=owner_id)
-    return paginate(qs, cursor, limit, descending=True)
+    page = paginate(qs, cursor, limit, descending=True)
+    fields = customfields.visible(request.user, "vehicle")
+    page["items"] = [vehicle_out(request.user, v, fields) for v in page["items"]]
+    return page
 
 
 @router.post("/vehicles", response={201: VehicleOut})
 def create_vehicle(request, payload: VehicleIn):
-    return Status(201, services.create_vehicle(request.user, **payload.dict()))
+    return Status(
+        201, vehicle_out(request.user, services.create_vehicle(request.user, **payload.dict()))
+    )
 
 
 @router.get("/vehicles/{vehicle_id}", response=VehicleOut)
 def get_vehicle(request, vehicle_id: int):
-    return selectors.get_vehicle(request.user, vehicle_id)
+    return vehicle_out(request.user, selectors.get_vehicle(request.user, vehicle_id))
 
 
 @router.patch("/vehicles/{vehicle_id}", response=VehicleOut)
 def update_vehicle(request, vehicle_id: int, payload: VehiclePatch):
     vehicle = selectors.get_vehicle(request.user, vehicle_id)
-    return services.update_vehicle(request.user, vehicle, **payload.dict(exclude_unset=True))
+    vehicle = services.update_vehicle(request.user, vehicle, **payload.dict(exclude_unset=True))
+    return vehicle_out(request.user, vehicle)
 
 
 @router.post("/vehicles/{vehicle_id}/transfer", response=VehicleOut)
 def transfer_vehicle(request, vehicle_id: int, new_owner_id: int):
     vehicle = selectors.get_vehicle(request.user, vehicle_id)
     owner = selectors.get_customer(request.user, new_owner_id)
-    return services.transfer_vehicle(request.user, vehicle, owner)
+    return vehicle_out(request.user, services.transfer_vehicle(request.user, vehicle, owner))
 
 
 @router.get("/vehicles/{vehicle_id}/mileage", response=list[MileageOut])

@@ -239,16 +239,12 @@ AppointmentPage = page_of(AppointmentOut)
 # --- helpers ------------------------------------------------------------------------------
 
 
-def visible_keys(user) -> set[str]:
-    """Keys of the work-order custom fields this user may see (read once per request)."""
-    return {f.key for f in customfields.visible(user, "work_order")}
-
-
-def wo_out(wo: WorkOrder, keys: set[str]) -> dict:
+def wo_out(wo: WorkOrder, fields: list) -> dict:
+    """``fields``: the work-order custom fields the reader may see, loaded once per request."""
     data = {f: getattr(wo, f, None) for f in WorkOrderOut.model_fields}
     data["plate"] = wo.vehicle.plate
     data["balance"] = wo.balance
-    data["custom"] = {k: v for k, v in (wo.custom or {}).items() if k in keys}
+    data["custom"] = customfields.visible_custom(None, "work_order", wo.custom, fields=fields)
     return data
 
 
@@ -261,7 +257,7 @@ def line_out(line) -> dict:
 def detail_out(user, pk: int) -> dict:
     """The work order with its lines and payments, loaded once in a fixed number of queries."""
     wo = selectors.get_work_order(user, pk, for_page=True, media=False)
-    data = wo_out(wo, visible_keys(user))
+    data = wo_out(wo, customfields.visible(user, "work_order"))
     data["lines"] = [line_out(ln) for ln in wo.lines.all()]
     data["payments"] = [
         {f: getattr(p, f) for f in PaymentOut.model_fields} for p in wo.payments.all()
@@ -303,8 +299,8 @@ def list_work_orders(
         if value is not None:
             qs = qs.filter(**{key: value})
     page = paginate(qs, cursor, limit, descending=True)
-    keys = visible_keys(request.user)
-    page["items"] = [wo_out(wo, keys) for wo in page["items"]]
+    fields = customfields.visible(request.user, "work_order")
+    page["items"] = [wo_out(wo, fields) for wo in page["items"]]
     return page
 
 

@@ -20,7 +20,7 @@ from autocrm.core import customfields
 from autocrm.core.errors import Invalid, NotFound, ServiceError
 from autocrm.core.forms import apply_service_error
 from autocrm.core.models import Store, User
-from autocrm.core.pagination import paginate
+from autocrm.core.pagination import page_for_request
 from autocrm.core.selectors import visible_stores
 from autocrm.core.views import capability_required
 from autocrm.customers import selectors as customer_selectors
@@ -77,16 +77,10 @@ def workorder_list(request):
     store = request.GET.get("store")
     if store and store.isdigit():
         qs = qs.filter(store_id=int(store))
-    try:
-        page = paginate(qs, request.GET.get("cursor"), PAGE_SIZE, descending=True)
-    except ServiceError:
-        page = paginate(qs, None, PAGE_SIZE, descending=True)
-    query = request.GET.copy()
-    query.pop("cursor", None)
+    page = page_for_request(request, qs, PAGE_SIZE)
     context = {
+        **page,
         "orders": page["items"],
-        "next_cursor": page["next_cursor"],
-        "query": query.urlencode(),
         "status": status,
         "statuses": [("open", _("Open")), *WorkOrder.Status.choices],
         "stores": list(visible_stores(user)),
