@@ -16,16 +16,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import math
 import os
 import random
-import shutil
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
-from server import HarnessError, bench_env, run_step
+from common import percentile
+from server import HarnessError, in_process
 
 ROOT = Path(__file__).resolve().parent.parent
 USERNAME = "manager1"
@@ -33,12 +31,6 @@ PASSWORD = "demo1234"
 STORE = "s001"
 TARGET_P95_MS = 80.0
 WARMUP = 10
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(pct / 100 * len(ordered))) - 1]
 
 
 def fill(store, count: int, rng: random.Random) -> int:
@@ -127,10 +119,6 @@ def measure(client, path: str, requests: int, extra: dict) -> dict:
 
 def run(args: argparse.Namespace) -> bool:
     """Runs after AUTOCRM_VAR points at a loaded data directory."""
-    os.environ["DJANGO_SETTINGS_MODULE"] = "autocrm.settings"
-    import django
-
-    django.setup()
     from django.test import Client
 
     from autocrm.core.models import Store, User
@@ -204,23 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args(argv)
-    data_dir = ROOT / "var" / "bench" / f"board-{time.strftime('%Y%m%d-%H%M%S')}"
-    data_dir.mkdir(parents=True)
-    env = bench_env(data_dir)
-    try:
-        run_step(["demo", "--scale", "small", "--no-serve"], env)
-        run_step(["manage", "collectstatic", "--noinput", "-v", "0"], env)
-        for name in ("AUTOCRM_VAR", "AUTOCRM_DEBUG", "AUTOCRM_TESTING"):
-            os.environ[name] = env[name]
-        os.environ.pop("AUTOCRM_HUEY_IMMEDIATE", None)
-        met = run(args)
-    except HarnessError as exc:
-        print(f"failed: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if not args.keep:
-            shutil.rmtree(data_dir, ignore_errors=True)
-    return 1 if args.strict and not met else 0
+    status = in_process("board", "small", args.keep, lambda: run(args))
+    return status if status == 2 or args.strict else 0
 
 
 if __name__ == "__main__":

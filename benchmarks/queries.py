@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
 import time
 from pathlib import Path
 
-from server import HarnessError, bench_env, run_step
+from server import HarnessError, in_process
 
 ROOT = Path(__file__).resolve().parent.parent
 USERNAME = "manager1"
@@ -25,10 +23,6 @@ PASSWORD = "demo1234"
 
 def profile(args: argparse.Namespace) -> None:
     """Runs after AUTOCRM_VAR points at a loaded data directory."""
-    os.environ["DJANGO_SETTINGS_MODULE"] = "autocrm.settings"
-    import django
-
-    django.setup()
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -77,23 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=300, help="characters of SQL shown")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args(argv)
-    data_dir = ROOT / "var" / "bench" / f"queries-{time.strftime('%Y%m%d-%H%M%S')}"
-    data_dir.mkdir(parents=True)
-    env = bench_env(data_dir)
-    try:
-        run_step(["demo", "--scale", args.scale, "--no-serve"], env)
-        run_step(["manage", "collectstatic", "--noinput", "-v", "0"], env)
-        for name in ("AUTOCRM_VAR", "AUTOCRM_DEBUG", "AUTOCRM_TESTING"):
-            os.environ[name] = env[name]
-        os.environ.pop("AUTOCRM_HUEY_IMMEDIATE", None)
-        profile(args)
-    except HarnessError as exc:
-        print(f"failed: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if not args.keep:
-            shutil.rmtree(data_dir, ignore_errors=True)
-    return 0
+    status = in_process("queries", args.scale, args.keep, lambda: profile(args))
+    return status
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -242,3 +243,30 @@ def api_token(port: int, username: str, password: str) -> str:
     if status != 200 or json.loads(data).get("username") != username:
         raise HarnessError(f"GET /api/v1/me with the new token returned {status}")
     return token
+
+
+def in_process(name: str, scale: str, keep: bool, measure, *, load_timeout: float = 600) -> int:
+    """Load the demo at ``scale`` into a throw-away AUTOCRM_VAR, point this process's Django at
+    it and call ``measure()``. Returns 2 when the harness failed, 1 when ``measure()`` returned
+    False (a target missed), else 0. The data directory is removed unless ``keep``."""
+    root = Path(__file__).resolve().parent.parent
+    data_dir = root / "var" / "bench" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    data_dir.mkdir(parents=True)
+    env = bench_env(data_dir)
+    try:
+        run_step(["demo", "--scale", scale, "--no-serve"], env, timeout=load_timeout)
+        run_step(["manage", "collectstatic", "--noinput", "-v", "0"], env)
+        for key in ("AUTOCRM_VAR", "AUTOCRM_DEBUG", "AUTOCRM_TESTING"):
+            os.environ[key] = env[key]
+        os.environ.pop("AUTOCRM_HUEY_IMMEDIATE", None)
+        os.environ["DJANGO_SETTINGS_MODULE"] = "autocrm.settings"
+        import django
+
+        django.setup()
+        return 0 if measure() is not False else 1
+    except HarnessError as exc:
+        print(f"failed: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if not keep:
+            shutil.rmtree(data_dir, ignore_errors=True)

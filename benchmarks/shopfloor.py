@@ -23,13 +23,12 @@ import argparse
 import datetime
 import io
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 
-from archive_inproc import percentile
-from server import HarnessError, bench_env, redact_url, run_step
+from common import percentile
+from server import HarnessError, in_process, redact_url
 
 ROOT = Path(__file__).resolve().parent.parent
 ADVISOR = "advisor1"
@@ -205,10 +204,6 @@ def _visits(client, store, advisor, tech, visits: int) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> bool:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "autocrm.settings"
-    import django
-
-    django.setup()
     from django.test import Client
 
     from autocrm.core.models import Store, User
@@ -261,23 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args(argv)
-    data_dir = ROOT / "var" / "bench" / f"shopfloor-{time.strftime('%Y%m%d-%H%M%S')}"
-    data_dir.mkdir(parents=True)
-    env = bench_env(data_dir)
-    try:
-        run_step(["demo", "--scale", args.scale, "--no-serve"], env, timeout=3600)
-        run_step(["manage", "collectstatic", "--noinput", "-v", "0"], env)
-        for name in ("AUTOCRM_VAR", "AUTOCRM_DEBUG", "AUTOCRM_TESTING"):
-            os.environ[name] = env[name]
-        os.environ.pop("AUTOCRM_HUEY_IMMEDIATE", None)
-        met = run(args)
-    except HarnessError as exc:
-        print(f"failed: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if not args.keep:
-            shutil.rmtree(data_dir, ignore_errors=True)
-    return 1 if args.strict and not met else 0
+    status = in_process("shopfloor", args.scale, args.keep, lambda: run(args))
+    return status if status == 2 or args.strict else 0
 
 
 if __name__ == "__main__":
