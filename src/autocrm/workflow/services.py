@@ -261,7 +261,11 @@ def move(actor: User, work_order: WorkOrder, stage_id, *, version=None) -> WorkO
     if not can_move(actor):
         raise Forbidden()
     require_visible(actor, work_order)
-    wo = WorkOrder.objects.select_for_update().select_related("stage").get(pk=work_order.pk)
+    wo = (
+        WorkOrder.objects.select_for_update(of=("self",))
+        .select_related("stage")
+        .get(pk=work_order.pk)
+    )
     check_version(wo, version)
     if wo.status in WorkOrder.CLOSED_STATUSES:
         raise Conflict(
