@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.parse
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from common import git_revision, percentile, rounded, stop_on_sigterm
 from server import (
     HOST,
     HarnessError,
+    PgDatabase,
     Server,
     api_token,
     autocrm_command,
@@ -92,52 +92,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not 1 <= args.queries <= 5000 or not 1 <= args.page_rounds <= 20:
         parser.error("--queries must be in [1, 5000] and --page-rounds in [1, 20]")
     return args
-
-
-# --- PostgreSQL ---------------------------------------------------------------------------
-
-
-class PgDatabase:
-    """A throw-away PostgreSQL database created and dropped with psql."""
-
-    def __init__(self, admin_url: str, name: str) -> None:
-        self.admin_url = admin_url
-        self.name = name
-        parts = urllib.parse.urlsplit(admin_url)
-        self.url = urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
-        self.created = False
-
-    def psql(self, sql: str, timeout: float = 60) -> str:
-        try:
-            proc = subprocess.run(
-                ["psql", self.admin_url, "-v", "ON_ERROR_STOP=1", "-Atqc", sql],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise HarnessError(f"psql failed: {exc}") from exc
-        if proc.returncode != 0:
-            raise HarnessError(f"psql {sql!r} failed: {proc.stderr.strip()[-500:]}")
-        return proc.stdout.strip()
-
-    def reachable(self) -> str:
-        """'' when psql can connect, else why not."""
-        try:
-            self.psql("SELECT 1", timeout=15)
-        except HarnessError as exc:
-            return str(exc)
-        return ""
-
-    def create(self) -> None:
-        self.psql(f'CREATE DATABASE "{self.name}"')
-        self.created = True
-
-    def drop(self) -> None:
-        if self.created:
-            self.psql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)', timeout=120)
-            self.created = False
 
 
 # --- steps --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from common import percentile
@@ -57,13 +58,22 @@ class RunStats:
 
 
 def build_request(
-    host: str, port: int, path: str, headers: dict[str, str], keep_alive: bool = True
+    host: str,
+    port: int,
+    path: str,
+    headers: dict[str, str],
+    keep_alive: bool = True,
+    *,
+    method: str = "GET",
+    body: bytes = b"",
 ) -> bytes:
-    """A GET request, encoded once and reused for every send."""
-    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "User-Agent: autocrm-bench/1"]
+    """An encoded request (a GET by default), built once and reused for every send."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "User-Agent: autocrm-bench/1"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
+    if body or method != "GET":
+        lines.append(f"Content-Length: {len(body)}")
     lines.append(f"Connection: {'keep-alive' if keep_alive else 'close'}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> int:
@@ -172,7 +182,7 @@ async def _exchange(slot: _Slot, host: str, port: int, request: bytes, stats: Ru
 async def run_load(
     host: str,
     port: int,
-    request: bytes,
+    request: bytes | Callable[[], bytes | None],
     concurrency: int,
     duration: float,
     max_requests: int,
@@ -180,7 +190,8 @@ async def run_load(
     rate: float | None = None,
 ) -> RunStats:
     """``concurrency`` clients send ``request`` for ``duration`` seconds (or until
-    ``max_requests`` were started), each over its own connection.
+    ``max_requests`` were started), each over its own connection. ``request`` may be a
+    function giving each next request (None: nothing left to send, the client stops).
 
     Without ``rate`` each client sends back to back (closed loop: the server's capacity).
     With ``rate`` (requests/s in total) each client sends on a fixed schedule and latency is
@@ -199,6 +210,9 @@ async def run_load(
         offset = interval * index / concurrency
         try:
             while clock() < deadline and started < max_requests:
+                data = request() if callable(request) else request
+                if data is None:
+                    break
                 started += 1
                 if interval:
                     t0 = begin + offset + sent * interval
@@ -208,7 +222,7 @@ async def run_load(
                     t0 = clock()
                 try:
                     async with asyncio.timeout(timeout):
-                        status = await _exchange(slot, host, port, request, stats)
+                        status = await _exchange(slot, host, port, data, stats)
                 except TimeoutError:
                     stats.failures["timeout"] += 1
                 except (OSError, asyncio.IncompleteReadError, ProtocolError, ValueError) as exc:

@@ -244,9 +244,9 @@ def test_warranty_never_below_national_minimum(world, car):
     conf = services.settings_for(world.a1.pk)
     conf.warranty = {"second": [5, 100], "vehicle": [200, 30000]}
     conf.save()
-    assert services.warranty_for(world.a1.pk, "second") == (30, 5000)
-    assert services.warranty_for(world.a1.pk, "vehicle") == (200, 30000)
-    assert services.warranty_for(world.a1.pk, "minor") == (10, 2000)
+    assert services.warranty_for(services.settings_for(world.a1.pk), "second") == (30, 5000)
+    assert services.warranty_for(services.settings_for(world.a1.pk), "vehicle") == (200, 30000)
+    assert services.warranty_for(services.settings_for(world.a1.pk), "minor") == (10, 2000)
 
 
 def test_illegal_transitions_are_refused(world, car):

@@ -210,11 +210,21 @@ def write(action: str, instance, changes: dict, *, object_type: str | None = Non
     )
 
 
+def locked(instance):
+    """Mark ``instance`` as just read under a row lock (``select_for_update``) in the current
+    transaction: its loaded state is then the state before its next save, so the audit diff
+    needs no extra read. Returns the instance."""
+    instance._audit_locked_state = snapshot(instance)
+    return instance
+
+
 def _pre_save(sender, instance, raw=False, **kwargs):
     if raw or not is_audited(sender):
         return
     before = None
     if instance.pk is not None and not instance._state.adding:
+        before = getattr(instance, "_audit_locked_state", None)
+    if before is None and instance.pk is not None and not instance._state.adding:
         names = [f.attname for f in _concrete_fields(sender)]
         before = sender._base_manager.filter(pk=instance.pk).values(*names).first()
         if before is not None:
@@ -228,6 +238,8 @@ def _post_save(sender, instance, created, raw=False, **kwargs):
     after = snapshot(instance)
     before = getattr(instance, "_audit_before", None)
     instance._audit_before = None
+    if getattr(instance, "_audit_locked_state", None) is not None:
+        instance._audit_locked_state = after  # still locked: the next save starts from here
     if created or before is None:
         changes = {k: [None, _masked(k, v)] for k, v in after.items() if v not in (None, "")}
         write("create", instance, changes)

@@ -254,9 +254,13 @@ def line_out(line) -> dict:
     return data
 
 
-def detail_out(user, pk: int) -> dict:
-    """The work order with its lines and payments, loaded once in a fixed number of queries."""
-    wo = selectors.get_work_order(user, pk, for_page=True, media=False)
+def detail_out(user, pk: int, *, saved: WorkOrder | None = None) -> dict:
+    """The work order with its lines and payments, loaded in a fixed number of queries;
+    ``saved``: the order a service has just saved and returned (not read again)."""
+    if saved is not None:
+        wo = selectors.load_details(saved)
+    else:
+        wo = selectors.get_work_order(user, pk, for_page=True, media=False)
     data = wo_out(wo, customfields.visible(user, "work_order"))
     data["lines"] = [line_out(ln) for ln in wo.lines.all()]
     data["payments"] = [
@@ -330,7 +334,7 @@ def update_work_order(request, wo_id: int, payload: WorkOrderPatch):
 def work_order_action(request, wo_id: int, action: str, payload: ActionIn | None = None):
     """``estimate``, ``start``, ``qc``, ``ready`` (with the passed quality-check ``checks``),
     ``settle``, ``close``, ``cancel``, ``reopen``; an illegal transition answers 409."""
-    wo = selectors.get_work_order(request.user, wo_id)
+    wo = selectors.get_work_order(request.user, wo_id, related=False)
     payload = payload or ActionIn()
     kwargs = {"version": payload.version, "reason": payload.reason}
     if action == "settle":
@@ -339,7 +343,7 @@ def work_order_action(request, wo_id: int, action: str, payload: ActionIn | None
     elif action == "ready":
         kwargs["checks"] = payload.checks
     wo = services.perform(request.user, wo, action, **kwargs)
-    return detail_out(request.user, wo.pk)
+    return detail_out(request.user, wo.pk, saved=wo)
 
 
 @router.post("/work-orders/{wo_id}/lines", response={201: LineOut})

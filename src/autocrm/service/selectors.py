@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from autocrm.core import scoping
 from autocrm.core.models import User
@@ -21,25 +21,38 @@ def work_orders(user: User) -> QuerySet[WorkOrder]:
     return scoping.scoped(WorkOrder.objects.all(), user)
 
 
-def get_work_order(user: User, pk, *, for_page: bool = False, media: bool = True) -> WorkOrder:
+def _details(media: bool) -> list[Prefetch]:
+    """Lines (with their technicians), payments and, with ``media``, photos, in order."""
+    found = [
+        Prefetch(
+            "lines",
+            queryset=WorkOrderLine.objects.prefetch_related("technicians").order_by("sort", "id"),
+        ),
+        Prefetch("payments", queryset=Payment.objects.order_by("created_at", "id")),
+    ]
+    if media:
+        found.append(Prefetch("media", queryset=Media.objects.order_by("created_at", "id")))
+    return found
+
+
+def get_work_order(
+    user: User, pk, *, for_page: bool = False, media: bool = True, related: bool = True
+) -> WorkOrder:
     """One work order the user may see (404 otherwise). ``for_page`` loads what the work
-    order page shows in a fixed number of queries, whatever the number of lines or photos."""
-    qs = work_orders(user).select_related("store", "customer", "vehicle", "advisor", "stage")
+    order page shows in a fixed number of queries, whatever the number of lines or photos;
+    ``related=False`` loads the row alone (for a service that locks and reloads it anyway)."""
+    qs = work_orders(user)
+    if related:
+        qs = qs.select_related("store", "customer", "vehicle", "advisor", "stage")
     if for_page:
-        qs = qs.prefetch_related(
-            Prefetch(
-                "lines",
-                queryset=WorkOrderLine.objects.prefetch_related("technicians").order_by(
-                    "sort", "id"
-                ),
-            ),
-            Prefetch("payments", queryset=Payment.objects.order_by("created_at", "id")),
-        )
-        if media:
-            qs = qs.prefetch_related(
-                Prefetch("media", queryset=Media.objects.order_by("created_at", "id"))
-            )
+        qs = qs.prefetch_related(*_details(media))
     return get_or_404(qs, pk)
+
+
+def load_details(wo: WorkOrder, *, media: bool = False) -> WorkOrder:
+    """Load the lines and payments (and photos) of a work order a service just saved."""
+    prefetch_related_objects([wo], *_details(media))
+    return wo
 
 
 def get_line(user: User, pk) -> WorkOrderLine:

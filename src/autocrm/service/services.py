@@ -127,7 +127,7 @@ def conf(wo: WorkOrder) -> ServiceSettings:
 
 def _locked(wo: WorkOrder) -> WorkOrder:
     """The current row, locked for the rest of the transaction where the database can."""
-    return WorkOrder.objects.select_for_update().get(pk=wo.pk)
+    return audit.locked(WorkOrder.objects.select_for_update().get(pk=wo.pk))
 
 
 def check_version(wo: WorkOrder, version) -> None:
@@ -225,10 +225,10 @@ def next_number(store: Store, day: datetime.date) -> str:
     raise Conflict(_("Could not number the work order; please try again."))
 
 
-def warranty_for(store_id: int, repair_class: str) -> tuple[int, int]:
+def warranty_for(settings: ServiceSettings, repair_class: str) -> tuple[int, int]:
     """The store's warranty for a class, never below the national minimum."""
     min_days, min_km = WARRANTY_MINIMUM[repair_class]
-    configured = (settings_for(store_id).warranty or {}).get(repair_class) or (0, 0)
+    configured = (settings.warranty or {}).get(repair_class) or (0, 0)
     try:
         days, km = int(configured[0]), int(configured[1])
     except (TypeError, ValueError, IndexError):
@@ -916,7 +916,7 @@ def _on_settle(actor, wo, payments=(), old_parts_returned=None, **kwargs):
     )
     heaviest = max([wo.repair_class, *classes], key=lambda c: CLASS_WEIGHT[c])
     wo.repair_class = heaviest
-    wo.warranty_days, wo.warranty_km = warranty_for(wo.store_id, heaviest)
+    wo.warranty_days, wo.warranty_km = warranty_for(conf(wo), heaviest)
     if old_parts_returned is not None:
         wo.old_parts_returned = bool(old_parts_returned)
     if payments:
@@ -971,7 +971,7 @@ def _after_settle(actor: User, wo: WorkOrder) -> None:
     Vehicle.objects.filter(pk=wo.vehicle_id).update(
         last_service_on=today, last_service_km=wo.mileage_in
     )
-    customer = Customer.objects.select_for_update().get(pk=wo.customer_id)
+    customer = audit.locked(Customer.objects.select_for_update().get(pk=wo.customer_id))
     customer.visit_count += 1
     customer.lifetime_spend += wo.total
     customer.last_visit_at = wo.settled_at
