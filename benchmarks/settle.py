@@ -236,7 +236,8 @@ def run(args: argparse.Namespace, data_dir: Path, cleanup: list) -> dict:
 
 def print_report(result: dict) -> None:
     print(f"\nrevision {result['revision']}; {result['database']}; {result['server_args']}")
-    print(f"{'clients':>7} {'settled':>8} {'s':>6} {'per s':>7} {'p50':>7} {'p95':>7} {'errors':>7}")
+    heads = ("clients", 7), ("settled", 8), ("s", 6), ("per s", 7), ("p50", 7), ("p95", 7)
+    print(" ".join(f"{name:>{width}}" for name, width in heads), f"{'errors':>7}")
     for r in result["runs"]:
         print(
             f"{r['concurrency']:>7} {r['settled']:>8} {r['seconds']:>6} {r['per_s']:>7} "
