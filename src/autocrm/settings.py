@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "autocrm.service",
     "autocrm.feedback",
     "autocrm.messaging",
+    "autocrm.automation",
     "autocrm.portal",
     "autocrm.printing",
 ]

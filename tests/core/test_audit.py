@@ -8,6 +8,7 @@ import pytest
 from django.apps import apps
 from django.db import DatabaseError, connection, transaction
 
+from autocrm.automation.models import Task
 from autocrm.catalog.models import StorePrice
 from autocrm.core import audit, services
 from autocrm.core.jobs import autocrm_task
@@ -183,6 +184,10 @@ BUILDERS = {
             result=5,
         ),
         {"comment": "改"},
+    ),
+    "automation.Task": (
+        lambda w: Task.objects.create(org=w.org, store=w.a1, title="回访", role="service_advisor"),
+        {"title": "改"},
     ),
     "messaging.OutboxMessage": (
         lambda w: OutboxMessage.objects.create(

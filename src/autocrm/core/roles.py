@@ -75,6 +75,15 @@ CAPABILITIES: dict[str, set[str]] = {
     "survey.view": MANAGERS | {SERVICE_ADVISOR},
     "survey.handle": MANAGERS,
     "servicesettings.manage": MANAGERS,
+    # Automation: follow-up tasks, rules, processes, messages.
+    "task.view": set(ROLE_CODES),
+    "task.create": OFFICE,
+    "task.manage": MANAGERS,
+    "rules.manage": {HQ_ADMIN},
+    "process.manage": {HQ_ADMIN},
+    "messages.view": MANAGERS | {SERVICE_ADVISOR, FRONT_DESK, MARKETING},
+    "messages.send": MANAGERS | {SERVICE_ADVISOR, FRONT_DESK, MARKETING},
+    "templates.manage": {HQ_ADMIN, MARKETING},
 }
 
 
