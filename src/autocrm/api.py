@@ -17,6 +17,7 @@ from autocrm.core.errors import ServiceError
 from autocrm.customers.api import router as customers_router
 from autocrm.feedback.api import router as feedback_router
 from autocrm.service.api import router as service_router
+from autocrm.service.api_checklists import router as checklists_router
 from autocrm.service.api_floor import router as floor_router
 from autocrm.workflow.api import router as workflow_router
 
@@ -117,5 +118,6 @@ api.add_router("/", customers_router)
 api.add_router("/", catalog_router)
 api.add_router("/", service_router)
 api.add_router("/", floor_router)
+api.add_router("/", checklists_router)
 api.add_router("/", workflow_router)
 api.add_router("/", feedback_router)

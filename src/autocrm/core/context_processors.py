@@ -18,6 +18,7 @@ NAV = [
     ("audit_list", _("Audit log"), "audit.view"),
     ("job_list", _("Jobs"), "jobs.view"),
     ("field_list", _("Custom fields"), "fields.manage"),
+    ("checklist_list", _("Checklists"), "inspection.manage"),
 ]
 
 

@@ -46,4 +46,5 @@ urlpatterns = [
         name="appointment_action",
     ),
     path("", include("autocrm.service.urls_floor")),
+    path("", include("autocrm.service.urls_checklists")),
 ]
