@@ -127,7 +127,7 @@ def test_owner_books_and_gets_a_confirmation(world):
     done = client.get(r["Location"]).content.decode()
     assert "预约已提交" in done and "139****5678" in done and "小保养套餐" in done
     assert "京B54321" in done
-    pending = OutboxMessage.objects.filter(related=f"appointment:{appt.pk}", status="pending")
+    pending = OutboxMessage.objects.filter(related=f"appointment:{appt.pk}", status="queued")
     assert set(pending.values_list("purpose", flat=True)) == {
         "appointment.confirmation",
         "appointment.reminder",

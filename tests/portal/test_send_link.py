@@ -19,7 +19,7 @@ def test_advisor_sends_estimate_link(world, login, estimate_wo):
     # No SMS provider yet: the message waits in the outbox, and the page says so.
     assert "已加入车主短信队列" in body and "http://testserver/c/e/" in body
     message = OutboxMessage.objects.get(purpose="work_order.estimate")
-    assert message.to == "13800138000" and message.status == "pending"
+    assert message.to == "13800138000" and message.status == "queued"
     assert f"{settings.AUTOCRM_PUBLIC_URL}/c/e/" in message.body  # a full link in the text
     link = PortalLink.objects.get(work_order=estimate_wo, purpose="estimate")
     assert link.is_valid
