@@ -22,3 +22,50 @@ def order_in(store, stage=None, **kw):
         wo.stage = stage
         wo.save(update_fields=["stage"])
     return wo
+
+
+def process_of(user, entity: str = "work_order"):
+    """The org's process (made with the default stages on the first look), as HQ sees it."""
+    from autocrm.workflow import processes
+
+    return processes.open_process(user, entity)
+
+
+def pstage(process, key: str):
+    return process.stages.get(key=key)
+
+
+def column(store, process_stage) -> Stage:
+    """The store's board column of a process stage (the board made first if needed)."""
+    services.ensure_default_stages(store)
+    return Stage.objects.get(store=store, process_stage=process_stage)
+
+
+def backdate(visit, business_minutes: int, now=None):
+    """Make ``visit`` look entered ``business_minutes`` of open hours ago, with the due time
+    its limit gives from then (as entering at that moment would have)."""
+    from django.utils import timezone
+
+    from autocrm.workflow import business_hours as bh
+
+    now = now or timezone.now()
+    hours = bh.hours_for(visit.work_order.store_id)
+    visit.entered_at = bh.subtract(hours, now, business_minutes)
+    visit.due_at = (
+        bh.add(hours, visit.entered_at, visit.limit_minutes) if visit.limit_minutes else None
+    )
+    visit.save(update_fields=["entered_at", "due_at"])
+    type(visit.work_order).objects.filter(pk=visit.work_order_id).update(
+        stage_entered_at=visit.entered_at
+    )
+    return visit
+
+
+def order_at(store, stage=None, **kw):
+    """An open work order that entered ``stage`` (a board column) just now, with its visit."""
+    wo = sf.work_order(store, **kw)
+    services.place_new_order(wo.pk)
+    if stage is not None:
+        services.system_move(wo, stage.pk, None)
+    wo.refresh_from_db()
+    return wo

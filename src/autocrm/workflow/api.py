@@ -24,6 +24,7 @@ class StageOut(Schema):
     target_minutes: int
     sort: int
     is_active: bool
+    process_stage_id: int | None = None  # the process stage whose rules it follows
 
 
 class StageIn(Schema):
@@ -61,6 +62,8 @@ class CardOut(Schema):
     minutes_in_stage: int
     overdue: bool
     version: int
+    escalated: bool = False
+    awaiting_approval: bool = False
 
 
 class ColumnOut(Schema):

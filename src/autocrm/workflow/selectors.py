@@ -8,16 +8,17 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from autocrm.core import scoping
 from autocrm.core.errors import NotFound
 from autocrm.core.models import Store, User
+from autocrm.core.roles import ROLE_LABELS
 from autocrm.core.selectors import get_or_404, get_store, visible_stores
 from autocrm.service.models import WorkOrder
-from autocrm.workflow.models import Stage
+from autocrm.workflow.models import ApprovalRequest, Process, Stage, StageVisit
 
 
 def duration(minutes: int) -> str:
@@ -45,6 +46,8 @@ class Card:
     minutes_in_stage: int
     overdue: bool
     version: int
+    escalated: bool = False  # over its process limit and escalated by the scan
+    awaiting_approval: bool = False  # a move of it waits for approval
     url: str = ""  # filled in by the page (the API leaves them out)
     move_url: str = ""
 
@@ -80,6 +83,21 @@ class Column:
     def overdue_count(self) -> int:
         return sum(1 for card in self.cards if card.overdue)
 
+    @property
+    def owner(self) -> str:
+        """The role that owns the stage in the process ("" for a store's own column)."""
+        rules = self.stage.process_stage
+        return str(ROLE_LABELS.get(rules.owner_role, "")) if rules is not None else ""
+
+    @property
+    def limit(self) -> str:
+        from autocrm.workflow.escalation import business_hours_label
+
+        rules = self.stage.process_stage
+        if rules is None or not rules.limit_minutes:
+            return ""
+        return business_hours_label(rules.limit_minutes)
+
 
 @dataclass
 class Board:
@@ -106,7 +124,9 @@ def default_store_id(user: User) -> int | None:
 
 
 def stages(user: User, store_id, *, active_only: bool = False) -> QuerySet[Stage]:
-    qs = scoping.scoped(Stage.objects.filter(store_id=store_id), user)
+    qs = scoping.scoped(
+        Stage.objects.filter(store_id=store_id).select_related("process_stage"), user
+    )
     if active_only:
         qs = qs.filter(is_active=True)
     return qs.order_by("sort", "id")
@@ -143,8 +163,16 @@ def open_orders(user: User, store_id: int | None) -> QuerySet[WorkOrder]:
 
 def _card_rows(qs: QuerySet[WorkOrder]):
     """Plain rows, not model instances: three models per card would cost more than the
-    query itself."""
-    return qs.values(*CARD_FIELDS)
+    query itself. The process flags are subqueries of the same query."""
+    escalated = StageVisit.objects.filter(
+        work_order=OuterRef("pk"), left_at__isnull=True, escalated_at__isnull=False
+    )
+    waiting = ApprovalRequest.objects.filter(
+        work_order=OuterRef("pk"), status=ApprovalRequest.Status.PENDING
+    )
+    return qs.annotate(escalated=Exists(escalated), awaiting_approval=Exists(waiting)).values(
+        *CARD_FIELDS, "escalated", "awaiting_approval"
+    )
 
 
 def _card(row: dict, stage: Stage, now: datetime.datetime, labels: dict) -> Card:
@@ -167,6 +195,8 @@ def _card(row: dict, stage: Stage, now: datetime.datetime, labels: dict) -> Card
         minutes_in_stage=minutes,
         overdue=minutes > stage.target_minutes,
         version=row["version"],
+        escalated=row.get("escalated", False),
+        awaiting_approval=row.get("awaiting_approval", False),
     )
 
 
@@ -207,3 +237,53 @@ def board(user: User, store, *, now: datetime.datetime | None = None) -> Board:
     for column in columns:
         column.cards.sort(key=lambda card: (card.entered_at, card.id))  # longest waiting first
     return Board(store=store, columns=columns, generated_at=now)
+
+
+# --- process definitions and approvals ----------------------------------------------------
+
+
+def process(user: User, entity: str) -> Process | None:
+    """The user's org's process for ``entity`` with its stages and transitions loaded."""
+    found = scoping.scoped(Process.objects.filter(entity=entity), user).first()
+    if found is None:
+        return None
+    found.stage_list = list(found.stages.select_related("escalate_to").order_by("sort", "id"))
+    found.transition_list = list(
+        found.transitions.select_related("source", "target").order_by(
+            "source__sort", "target__sort", "id"
+        )
+    )
+    return found
+
+
+def approval_requests(user: User, *, status: str | None = None) -> QuerySet[ApprovalRequest]:
+    qs = scoping.scoped(ApprovalRequest.objects.all(), user).select_related(
+        "store", "work_order", "work_order__vehicle", "source_stage", "target_stage", "requested_by"
+    )
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-requested_at", "-id")
+
+
+def get_approval(user: User, pk) -> ApprovalRequest:
+    return get_or_404(approval_requests(user), pk)
+
+
+def approvals_to_decide(user: User, limit: int = 200) -> list[ApprovalRequest]:
+    """Waiting requests of open orders that ``user`` may decide now (and has not yet)."""
+    from autocrm.workflow.approvals import is_approver
+
+    waiting = (
+        approval_requests(user, status=ApprovalRequest.Status.PENDING)
+        .exclude(work_order__status__in=WorkOrder.CLOSED_STATUSES)
+        .exclude(requested_by=user)
+        .exclude(decisions__approver=user)
+        .prefetch_related("decisions")
+    )
+    return [req for req in waiting[:limit] if is_approver(user, req)]
+
+
+def my_approval_requests(user: User, limit: int = 50) -> list[ApprovalRequest]:
+    return list(
+        approval_requests(user).filter(requested_by=user).prefetch_related("decisions")[:limit]
+    )

@@ -4,8 +4,11 @@ A store gets the default stages the first time its board is opened or a work ord
 there. A move closes the work order's open stage visit, opens the next, bumps the work order's
 version (so an open edit form sees the change) and leaves a line in its history.
 
-The automation issue adds per-stage roles, entry conditions and escalation: they hook into
-``move`` (who may move what where) and the ``work_order.stage_changed`` event."""
+The process engine (``processes``, ``gates``, ``approvals``, ``escalation``) hooks in here: a
+move passes the gates of the process stages it leaves and enters (required fields, allowed
+transitions and roles, conditions, approvals), and every entry into a stage copies the rules of
+that moment onto the new ``StageVisit`` (owner, limit, escalation target, due time in the
+store's business hours), so later changes of the definition leave orders in flight alone."""
 
 from __future__ import annotations
 
@@ -25,8 +28,8 @@ from autocrm.core.services import require
 from autocrm.core.validators import normalize_text
 from autocrm.service.models import WorkOrder
 from autocrm.service.services import check_version, log_event, touch
-from autocrm.workflow import selectors
-from autocrm.workflow.models import DEFAULT_STAGES, Stage, StageVisit
+from autocrm.workflow import approvals, business_hours, gates, selectors
+from autocrm.workflow.models import DEFAULT_STAGES, ApprovalRequest, Stage, StageVisit
 from autocrm.workflow.selectors import Board
 
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -38,13 +41,25 @@ NAME_MAX = Stage._meta.get_field("name").max_length
 
 
 def ensure_default_stages(store: Store) -> bool:
-    """Give a store the default stages once; a store that has any stage (even only inactive
-    ones) keeps what its manager made of them. True when this call made them."""
+    """Give a store the default stages once: its org's process stages when it has a process,
+    else the built-in ones. A store that has any stage (even only inactive ones) keeps what its
+    manager made of them. True when this call made them."""
+    from autocrm.workflow.processes import board_columns
+
     if Stage.objects.filter(store_id=store.pk).exists():
         return False
+    colours = {name: color for name, color, _minutes in DEFAULT_STAGES}
+    linked = board_columns(store.org_id)
+    if linked:
+        rows = [
+            (ps.name, colours.get(ps.name, "#206bc4"), min(ps.limit_minutes or 60, 10080), ps)
+            for ps in linked
+        ]
+    else:
+        rows = [(name, color, minutes, None) for name, color, minutes in DEFAULT_STAGES]
     try:
         with transaction.atomic():
-            for sort, (name, color, minutes) in enumerate(DEFAULT_STAGES, start=1):
+            for sort, (name, color, minutes, process_stage) in enumerate(rows, start=1):
                 Stage.objects.create(
                     org_id=store.org_id,
                     store_id=store.pk,
@@ -52,6 +67,7 @@ def ensure_default_stages(store: Store) -> bool:
                     color=color,
                     target_minutes=minutes,
                     sort=sort * 10,
+                    process_stage=process_stage,
                 )
     except IntegrityError:  # another request made them at the same moment
         pass
@@ -74,8 +90,31 @@ def store_stages(user: User, store: Store) -> list[Stage]:
     return found
 
 
+def enter_stage(wo: WorkOrder, stage: Stage, now, actor: User | None = None) -> StageVisit:
+    """Open the visit of ``wo`` in ``stage``, with a copy of the stage's rules as they are now
+    (the definition may change while the order waits)."""
+    visit = StageVisit(work_order=wo, stage=stage, entered_at=now, moved_by=actor)
+    rules = stage.process_stage
+    if rules is not None:
+        visit.process_version = rules.process.version
+        visit.owner_role = rules.owner_role
+        visit.limit_minutes = rules.limit_minutes
+        visit.escalate_role = rules.escalate_role
+        visit.escalate_to_id = rules.escalate_to_id
+        if rules.limit_minutes:
+            hours = business_hours.hours_for(wo.store_id)
+            visit.due_at = business_hours.add(hours, now, rules.limit_minutes)
+    visit.save()
+    return visit
+
+
 def first_stage(store_id: int) -> Stage | None:
-    return Stage.objects.filter(store_id=store_id, is_active=True).order_by("sort", "id").first()
+    return (
+        Stage.objects.filter(store_id=store_id, is_active=True)
+        .select_related("process_stage__process")
+        .order_by("sort", "id")
+        .first()
+    )
 
 
 def place_new_order(work_order_id: int) -> None:
@@ -96,7 +135,7 @@ def place_new_order(work_order_id: int) -> None:
         now = timezone.now()
         wo.stage, wo.stage_entered_at = stage, now
         wo.save(update_fields=["stage", "stage_entered_at"])
-        StageVisit.objects.create(work_order=wo, stage=stage, entered_at=now)
+        enter_stage(wo, stage, now)
         log_event(wo, "stage", _("Stage: %(to)s") % {"to": stage.name}, public=True)
 
 
@@ -255,15 +294,28 @@ def can_move(actor: User) -> bool:
 
 
 @audit.by_actor
-@transaction.atomic
 def move(actor: User, work_order: WorkOrder, stage_id, *, version=None) -> WorkOrder:
-    """Move a work order to another stage of its store's board."""
+    """Move a work order to another stage of its store's board. A move the process refuses is
+    a ``Conflict`` that says why; one that needs approval asks for it (the request is kept) and
+    is refused until it is granted."""
+    outcome = _move(actor, work_order, stage_id, version=version)
+    if isinstance(outcome, ApprovalRequest):
+        raise Conflict(
+            approvals.pending_message(outcome),
+            code="approval_pending",
+            extra={"approval_id": outcome.pk},
+        )
+    return outcome
+
+
+@transaction.atomic
+def _move(actor: User, work_order: WorkOrder, stage_id, *, version=None):
     if not can_move(actor):
         raise Forbidden()
     require_visible(actor, work_order)
-    wo = (
+    wo = audit.locked(
         WorkOrder.objects.select_for_update(of=("self",))
-        .select_related("stage")
+        .select_related("stage__process_stage__process")
         .get(pk=work_order.pk)
     )
     check_version(wo, version)
@@ -277,7 +329,11 @@ def move(actor: User, work_order: WorkOrder, stage_id, *, version=None) -> WorkO
         stage_id = int(stage_id)
     except (TypeError, ValueError):
         raise Invalid(fields={"stage": _("Choose a stage.")}) from None
-    target = Stage.objects.filter(pk=stage_id, store_id=wo.store_id, is_active=True).first()
+    target = (
+        Stage.objects.select_related("process_stage__process")
+        .filter(pk=stage_id, store_id=wo.store_id, is_active=True)
+        .first()
+    )
     if target is None:
         raise Conflict(
             _("This stage is not on the board of this work order's store."),
@@ -287,17 +343,32 @@ def move(actor: User, work_order: WorkOrder, stage_id, *, version=None) -> WorkO
     source = wo.stage
     if source is not None and source.pk == target.pk:
         return wo  # dropped back where it was: nothing to record
+    verdict = gates.check_move(actor, wo, source, target)
+    granted = None
+    if verdict.approval is not None:
+        granted = approvals.usable(wo, target, verdict)
+        if granted is None:
+            return approvals.ask(actor, wo, source, target, verdict)
+        approvals.use(granted)
+    _record_move(wo, source, target, actor)
+    approvals.withdraw_others(wo, keep=granted)
+    return wo
+
+
+def _record_move(wo: WorkOrder, source: Stage | None, target: Stage, actor, note: str = "") -> None:
     now = timezone.now()
     for visit in StageVisit.objects.filter(work_order=wo, left_at__isnull=True):
         visit.left_at = now
         visit.save(update_fields=["left_at"])
-    StageVisit.objects.create(work_order=wo, stage=target, entered_at=now, moved_by=actor)
+    enter_stage(wo, target, now, actor)
     wo.stage, wo.stage_entered_at = target, now
-    touch(wo, actor, "stage", "stage_entered_at")  # the row is locked above
+    touch(wo, actor, "stage", "stage_entered_at")  # the row is locked by the caller
     if source is None:
         text = _("Stage: %(to)s") % {"to": target.name}
     else:
         text = _("%(from)s → %(to)s") % {"from": source.name, "to": target.name}
+    if note:
+        text = f"{text} ({note})"
     log_event(wo, "stage", text, actor, public=True)
     events.publish(
         "work_order.stage_changed",
@@ -306,4 +377,20 @@ def move(actor: User, work_order: WorkOrder, stage_id, *, version=None) -> WorkO
         stage_id=target.pk,
         previous_stage_id=source.pk if source is not None else None,
     )
-    return wo
+
+
+@transaction.atomic
+def system_move(wo: WorkOrder, stage_id: int, actor: User | None, *, note: str = "") -> None:
+    """Move an order without the process's gates: an administrator's decision that applies to
+    every order at once (a stage removed from the process)."""
+    wo = audit.locked(
+        WorkOrder.objects.select_for_update(of=("self",)).select_related("stage").get(pk=wo.pk)
+    )
+    target = Stage.objects.select_related("process_stage__process").get(pk=stage_id)
+    if not target.is_active:
+        target.is_active = True
+        target.save(update_fields=["is_active", "updated_at"])
+    if wo.stage_id == target.pk:
+        return
+    _record_move(wo, wo.stage, target, actor, note)
+    approvals.withdraw_others(wo, keep=None)
