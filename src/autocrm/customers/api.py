@@ -106,6 +106,14 @@ class VehicleOut(Schema):
     inspection_due_on: datetime.date | None
     current_mileage: int | None
     mileage_read_on: datetime.date | None
+    last_service_on: datetime.date | None
+    last_service_km: int | None
+    daily_km: Decimal | None = Field(None, description="estimated km a day")
+    daily_km_source: str = Field("", description="own | store | default")
+    service_due_on: datetime.date | None = Field(
+        None, description="predicted next service: km or months since the last, first reached"
+    )
+    service_due_km: int | None = Field(None, description="expected odometer reading then")
     custom: dict
 
 

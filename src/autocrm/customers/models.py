@@ -167,6 +167,12 @@ class Customer(TimeStampedModel):
         return self.merged_into_id is None and self.erased_at is None
 
 
+class DailyKmSource(models.TextChoices):
+    OWN = "own", _("this vehicle's readings")
+    STORE = "store", _("store median")
+    DEFAULT = "default", _("default value")
+
+
 class Vehicle(TimeStampedModel):
     scope_org = "org"
     scope_store = "home_store"
@@ -214,6 +220,25 @@ class Vehicle(TimeStampedModel):
     last_service_km = models.PositiveIntegerField(
         _("mileage at last service"), null=True, blank=True
     )
+    # Maintenance prediction, derived from the readings and the last service by
+    # ``customers.maintenance`` (never edited, not audited): how far the car goes a day and
+    # where that figure comes from, and when (and at about what odometer reading) it is next
+    # due. The rules engine's "maintenance due" rule scans ``service_due_on``.
+    daily_km = models.DecimalField(
+        _("daily mileage (km)"), max_digits=5, decimal_places=1, null=True, blank=True
+    )
+    daily_km_source = models.CharField(
+        _("daily mileage from"),
+        max_length=8,
+        choices=DailyKmSource.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
+    service_due_on = models.DateField(_("next service due"), null=True, blank=True)
+    service_due_km = models.PositiveIntegerField(
+        _("mileage at next service"), null=True, blank=True
+    )
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)
 
     class Meta:
@@ -237,6 +262,7 @@ class Vehicle(TimeStampedModel):
             models.Index(fields=["org", "plate"], name="veh_plate"),
             models.Index(fields=["org", "vin"], name="veh_vin"),
             models.Index(fields=["org", "brand"], name="veh_brand"),
+            models.Index(fields=["service_due_on"], name="veh_service_due"),
         ]
 
     def __str__(self) -> str:
@@ -315,10 +341,43 @@ class MileageReading(models.Model):
         verbose_name = _("mileage reading")
         verbose_name_plural = _("mileage readings")
         ordering = ["-read_on", "-id"]
-        indexes = [models.Index(fields=["vehicle", "-read_on"], name="mileage_vehicle")]
+        indexes = [
+            models.Index(fields=["vehicle", "-read_on"], name="mileage_vehicle"),
+            # A correction restarts the series the daily mileage is estimated from; the
+            # nightly estimate finds the few corrections here instead of reading every row.
+            models.Index(
+                fields=["vehicle", "read_on"],
+                condition=Q(source="correction"),
+                name="mileage_corrections",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.km} km @ {self.read_on}"
+
+
+class StoreMileage(models.Model):
+    """A store's median daily mileage over its vehicles that have an estimate of their own:
+    the figure for its vehicles that do not. Derived nightly by ``maintenance.refresh`` and
+    written in bulk (so not audited); a per-vehicle refresh reads it instead of sorting the
+    store's vehicles on every new reading."""
+
+    scope_org = "store__org"
+    scope_store = "store"
+
+    store = models.OneToOneField(
+        Store, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    daily_km = models.DecimalField(_("median daily mileage (km)"), max_digits=5, decimal_places=1)
+    vehicles = models.PositiveIntegerField(_("vehicles with an estimate"), default=0)
+    computed_on = models.DateField(_("computed on"))
+
+    class Meta:
+        verbose_name = _("store daily mileage")
+        verbose_name_plural = _("store daily mileage")
+
+    def __str__(self) -> str:
+        return f"{self.store_id}: {self.daily_km} km/day"
 
 
 class Interaction(models.Model):

@@ -14,6 +14,7 @@ from autocrm.core.models import User
 from autocrm.core.scoping import scoped
 from autocrm.core.selectors import get_or_404
 from autocrm.core.validators import normalize_mobile
+from autocrm.customers import maintenance
 from autocrm.customers.models import Customer, Interaction, Ownership, PlateKey, Vehicle
 from autocrm.customers.validators import PROVINCES, normalize_plate, strip_separators
 
@@ -202,7 +203,12 @@ def profile(user: User, pk) -> Profile:
     """Everything on the 360° page in a fixed number of queries, whatever the history length
     (the timeline shows the latest ``TIMELINE_LIMIT`` entries)."""
     customer = get_customer(user, pk)
-    vehicles = list(Vehicle.objects.filter(owner=customer).order_by("-id"))
+    vehicles = list(
+        Vehicle.objects.filter(owner=customer)
+        .annotate(service_remind_days=maintenance.remind_days())
+        .order_by("-id")
+    )
+    maintenance.with_due_state(vehicles)
     past = list(
         Ownership.objects.filter(customer=customer, ended_at__isnull=False)
         .exclude(vehicle__owner=customer)

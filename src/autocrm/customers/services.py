@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from autocrm.core import audit, customfields, scoping
+from autocrm.core import audit, customfields, events, scoping
 from autocrm.core.errors import Conflict, Forbidden, Invalid, NotFound
 from autocrm.core.models import Store, User
 from autocrm.core.selectors import store_for
@@ -23,6 +23,7 @@ from autocrm.core.validators import (
     tidy_prose,
     validate_mobile,
 )
+from autocrm.customers import maintenance
 from autocrm.customers.models import (
     Customer,
     Interaction,
@@ -456,6 +457,18 @@ def record_mileage(
         vehicle.current_mileage = km
         vehicle.mileage_read_on = read_on
         vehicle.save(update_fields=["current_mileage", "mileage_read_on", "updated_at"])
+    # In the same transaction, so the card, the API answer and the rules engine reacting to
+    # the event below already see the new prediction.
+    maintenance.refresh_vehicle(vehicle)
+    events.publish(
+        "vehicle.mileage_recorded",
+        vehicle_id=vehicle.pk,
+        store_id=vehicle.home_store_id,
+        reading_id=reading.pk,
+        km=km,
+        read_on=read_on.isoformat(),
+        source=source,
+    )
     return reading
 
 

@@ -18,7 +18,7 @@ from autocrm.core.http import XLSX, download
 from autocrm.core.pagination import page_for_request
 from autocrm.core.selectors import visible_stores
 from autocrm.core.views import capability_required, is_partial
-from autocrm.customers import privacy, selectors, services
+from autocrm.customers import maintenance, privacy, selectors, services
 from autocrm.customers.forms import (
     CustomerFilterForm,
     CustomerForm,
@@ -309,6 +309,7 @@ def vehicle_mileage(request, pk):
 
     def fragment(form, ok):
         _with_custom_rows(user, [vehicle])
+        maintenance.with_due_state([vehicle])
         return "customers/_vehicle_card.html", {
             "vehicle": vehicle,
             "mileage_form": form,

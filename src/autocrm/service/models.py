@@ -51,6 +51,17 @@ class ServiceSettings(models.Model):
     warranty = models.JSONField(_("warranty periods"), default=dict, blank=True)
     qc_items = models.JSONField(_("quality check items"), default=default_qc_items, blank=True)
     warranty_terms = models.TextField(_("warranty terms"), blank=True)
+    # Maintenance prediction (customers.maintenance): due at last service + km or + months,
+    # whichever comes first; reminders start ``service_remind_days`` before.
+    service_interval_km = models.PositiveIntegerField(
+        _("service interval (km)"), default=5000, db_default=5000
+    )
+    service_interval_months = models.PositiveSmallIntegerField(
+        _("service interval (months)"), default=6, db_default=6
+    )
+    service_remind_days = models.PositiveSmallIntegerField(
+        _("remind days before service"), default=14, db_default=14
+    )
 
     class Meta:
         verbose_name = _("shop-floor settings")
