@@ -97,3 +97,12 @@ def link_path():
         return links.link_path(purpose, token)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _no_rules_awaited():
+    """Every test starts with no rules, so the rules engine's in-process cache of awaited
+    events starts empty too (a rule saved in the test refreshes it)."""
+    from autocrm.automation import capture
+
+    capture.forget_all()

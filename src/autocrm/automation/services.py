@@ -14,9 +14,9 @@ from autocrm.core import audit, events, scoping
 from autocrm.core.errors import Conflict, Forbidden, Invalid
 from autocrm.core.models import Store, User
 from autocrm.core.roles import ROLE_CODES
-from autocrm.core.selectors import get_store
+from autocrm.core.selectors import store_for
 from autocrm.core.services import check_errors, require
-from autocrm.core.validators import normalize_text, tidy_prose
+from autocrm.core.validators import tidy_prose
 
 
 def _assignee(store: Store, assignee_id) -> User | None:
@@ -28,6 +28,50 @@ def _assignee(store: Store, assignee_id) -> User | None:
     return user
 
 
+def _links(
+    actor: User | None,
+    store: Store,
+    customer_id,
+    vehicle_id,
+    work_order_id,
+) -> tuple[int | None, int | None, int | None]:
+    """The customer, vehicle and work order a task is about, checked to be the actor's to see
+    (the system: of the store's org). A work order brings its customer and vehicle, a vehicle
+    its owner, when they are not given."""
+    from autocrm.customers.models import Customer, Vehicle
+    from autocrm.service.models import WorkOrder
+
+    def visible(model, pk, field: str, message: str):
+        if pk in (None, ""):
+            return None
+        if actor is not None:
+            qs = scoping.scoped(model.objects.all(), actor)
+        else:
+            qs = model.objects.filter(org_id=store.org_id)
+        try:
+            row = qs.filter(pk=int(pk)).first()
+        except (TypeError, ValueError):
+            row = None
+        if row is None:
+            raise Invalid(fields={field: message})
+        return row
+
+    work_order = visible(
+        WorkOrder, work_order_id, "work_order", _("Choose a work order you can see.")
+    )
+    vehicle = visible(Vehicle, vehicle_id, "vehicle", _("Choose a vehicle you can see."))
+    customer = visible(Customer, customer_id, "customer", _("Choose a customer you can see."))
+    customer_pk = customer.pk if customer else None
+    vehicle_pk = vehicle.pk if vehicle else None
+    if work_order is not None:
+        customer_pk = customer_pk or work_order.customer_id
+        vehicle_pk = vehicle_pk or work_order.vehicle_id
+    if vehicle is not None and customer_pk is None:
+        customer_pk = vehicle.owner_id
+    return customer_pk, vehicle_pk, (work_order.pk if work_order else None)
+
+
+@audit.by_actor
 @transaction.atomic
 def create_task(
     actor: User | None,
@@ -52,10 +96,16 @@ def create_task(
     returns the task the first one made instead of making another."""
     if actor is not None:
         require(actor, "task.create")
-        store = get_store(actor, store_id)
+        store = store_for(actor, store_id)
     else:
         store = Store.objects.get(pk=store_id)
-    title = normalize_text(title)[:200]
+    if key:
+        existing = Task.objects.filter(key=key).first()
+        if existing is not None:
+            return existing
+    title = tidy_prose(title)[:200]
+    role = role or ""
+    kind = kind or Task.Kind.OTHER
     check_errors(
         {
             "title": "" if title else _("Say what has to be done."),
@@ -66,10 +116,9 @@ def create_task(
     assignee = _assignee(store, assignee_id)
     if assignee is None and not role:
         raise Invalid(fields={"assignee": _("Assign the task to a person or a role.")})
-    if key:
-        existing = Task.objects.filter(key=key).first()
-        if existing is not None:
-            return existing
+    customer_id, vehicle_id, work_order_id = _links(
+        actor, store, customer_id, vehicle_id, work_order_id
+    )
     task = Task(
         org_id=store.org_id,
         store=store,
@@ -82,7 +131,7 @@ def create_task(
         customer_id=customer_id,
         vehicle_id=vehicle_id,
         work_order_id=work_order_id,
-        source=source[:60],
+        source=(source or "")[:60],
         key=key or None,
         follows=follows,
         created_by=actor,
@@ -130,13 +179,16 @@ def complete_task(
 ) -> Task:
     """Record the result; a next step with a date becomes a new task for the same people."""
     task = _workable(actor, task)
-    next_step = normalize_text(next_step)[:200]
+    next_step = tidy_prose(next_step)[:200]
+    due_error = ""
+    if next_step and next_due is None:
+        due_error = _("Give the date of the next step.")
+    elif next_step and timezone.localdate(next_due) < timezone.localdate():
+        due_error = _("The next step cannot be due in the past.")
     check_errors(
         {
             "result": "" if result in Task.Result.values else _("Choose the result."),
-            "next_due": _("Give the date of the next step.")
-            if next_step and next_due is None
-            else "",
+            "next_due": due_error,
         }
     )
     task.status = Task.Status.DONE
@@ -153,7 +205,9 @@ def complete_task(
             title=next_step,
             kind=task.kind,
             role=task.role,
-            assignee_id=task.assignee_id or actor.pk,
+            # a role's task: the follow-up stays with whoever of the role took the first step
+            assignee_id=task.assignee_id
+            or (actor.pk if not task.role or task.role in actor.role_codes() else None),
             due_at=next_due,
             customer_id=task.customer_id,
             vehicle_id=task.vehicle_id,
@@ -178,6 +232,7 @@ def cancel_task(actor: User, task: Task, *, reason: str) -> Task:
     task.completed_at = timezone.now()
     task.completed_by = actor
     task.save()
+    events.publish("task.cancelled", task_id=task.pk, store_id=task.store_id)
     return task
 
 
@@ -194,4 +249,5 @@ def reassign_task(actor: User, task: Task, *, assignee_id=None, role: str = "") 
     task.assignee = assignee
     task.role = role or task.role
     task.save()
+    events.publish("task.reassigned", task_id=task.pk, store_id=task.store_id)
     return task
