@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ReportsConfig(AppConfig):
+    name = "autocrm.reports"
+    label = "reports"
+    verbose_name = _("Reports")
+
+    def ready(self) -> None:
+        from autocrm.core import events
+        from autocrm.reports import rollups
+
+        for name in rollups.EVENTS:
+            events.subscribe(name, rollups.on_event)

@@ -1,0 +1,715 @@
+"""The KPI library: plain functions over the user's scoped querysets.
+
+A ``Basis`` carries the scoped querysets and the period; every KPI takes one and returns a
+number, or ``None`` when it cannot be computed (nothing to divide by, an empty period) — the
+pages show "—" for it, never an error. Each metric has a formula text for the "how is this
+computed" tooltip.
+
+A visit is a settled or closed work order, dated by ``settled_at`` (local day). Sales are
+the work orders' totals (VAT included, as the owner pays them) less their VAT."""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import (
+    Avg,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+)
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from autocrm.core import scoping
+from autocrm.core.models import User
+from autocrm.feedback.models import DIMENSION_NAMES, Survey
+from autocrm.reports.rollups import FINISHED, local_window
+from autocrm.service.models import Appointment, TimeEntry, WorkOrder, WorkOrderLine
+
+ZERO = Decimal("0")
+HUNDRED = Decimal("100")
+CENT = Decimal("0.01")
+DEFAULT_CHURN_DAYS = 365
+
+
+def q2(value) -> Decimal | None:
+    if value is None:
+        return None
+    return Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
+
+
+def ratio(numerator, denominator, scale: Decimal = Decimal(1)) -> Decimal | None:
+    """``numerator ÷ denominator`` (× scale), or None when the denominator is zero."""
+    if not denominator:
+        return None
+    return q2(Decimal(str(numerator or 0)) * scale / Decimal(str(denominator)))
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What a KPI is computed over: scoped querysets (optionally narrowed to a store, a
+    region, an advisor or a technician) and a period of local days."""
+
+    start: datetime.date
+    end: datetime.date
+    work_orders: QuerySet
+    appointments: QuerySet
+    surveys: QuerySet
+    time_entries: QuerySet
+    lines: QuerySet
+    technician_id: int | None = None
+    options: dict = field(default_factory=dict)
+
+    @property
+    def window(self) -> tuple[datetime.datetime, datetime.datetime]:
+        return local_window(self.start, self.end)
+
+    def period(self, start: datetime.date, end: datetime.date) -> Basis:
+        return replace(self, start=start, end=end)
+
+    def narrow(self, by: str, value) -> Basis:
+        """The same basis for one store, region, advisor or technician."""
+        if by == "store":
+            wo, direct = Q(store_id=value), Q(store_id=value)
+        elif by == "region":
+            wo, direct = Q(store__region_id=value), Q(store__region_id=value)
+        elif by == "advisor":
+            return replace(
+                self,
+                work_orders=self.work_orders.filter(advisor_id=value),
+                appointments=self.appointments.filter(created_by_id=value),
+                surveys=self.surveys.filter(work_order__advisor_id=value),
+                time_entries=self.time_entries.filter(work_order__advisor_id=value),
+                lines=self.lines.filter(work_order__advisor_id=value),
+            )
+        elif by == "technician":
+            worked = WorkOrderLine.objects.filter(technicians=value).values("work_order_id")
+            return replace(
+                self,
+                work_orders=self.work_orders.filter(pk__in=worked),
+                appointments=self.appointments.none(),
+                surveys=self.surveys.filter(work_order_id__in=worked),
+                time_entries=self.time_entries.filter(technician_id=value),
+                lines=self.lines.filter(technicians=value),
+                technician_id=value,
+            )
+        else:
+            raise ValueError(by)
+        nested = Q(**{f"work_order__{k}": v for k, v in wo.children})
+        return replace(
+            self,
+            work_orders=self.work_orders.filter(wo),
+            appointments=self.appointments.filter(direct),
+            surveys=self.surveys.filter(direct),
+            time_entries=self.time_entries.filter(nested),
+            lines=self.lines.filter(nested),
+        )
+
+
+def basis_for(user: User, start: datetime.date, end: datetime.date, **options) -> Basis:
+    """The user's basis: their org and stores; someone who may only see their own figures
+    (an advisor) gets their own work orders only."""
+    b = Basis(
+        start=start,
+        end=end,
+        work_orders=scoping.scoped(WorkOrder.objects.all(), user),
+        appointments=scoping.scoped(Appointment.objects.all(), user),
+        surveys=scoping.scoped(Survey.objects.all(), user),
+        time_entries=scoping.scoped(TimeEntry.objects.all(), user),
+        lines=scoping.scoped(WorkOrderLine.objects.all(), user),
+        options=options,
+    )
+    if not user.can("reports.store"):
+        b = b.narrow("advisor", user.pk)
+    return b
+
+
+# --- visits and customers -----------------------------------------------------------------
+
+
+def visits(b: Basis) -> QuerySet[WorkOrder]:
+    lo, hi = b.window
+    return b.work_orders.filter(status__in=FINISHED, settled_at__gte=lo, settled_at__lt=hi)
+
+
+def _visit_dates(qs: QuerySet[WorkOrder]) -> dict[int, list[datetime.datetime]]:
+    found: dict[int, list] = defaultdict(list)
+    for customer_id, settled in qs.order_by("settled_at").values_list("customer_id", "settled_at"):
+        found[customer_id].append(settled)
+    return found
+
+
+def return_rate(b: Basis) -> Decimal | None:
+    counts = list(
+        visits(b).values("customer_id").annotate(n=Count("id")).values_list("n", flat=True)
+    )
+    return ratio(sum(1 for n in counts if n >= 2), len(counts), HUNDRED)
+
+
+def avg_days_between_visits(b: Basis) -> Decimal | None:
+    span = gaps = 0.0
+    for dates in _visit_dates(visits(b)).values():
+        if len(dates) >= 2:
+            span += (dates[-1] - dates[0]).total_seconds() / 86400
+            gaps += len(dates) - 1
+    return ratio(Decimal(str(span)), Decimal(str(gaps))) if gaps else None
+
+
+def lifetime_value(b: Basis) -> Decimal | None:
+    """Average yearly spend × average active years, over the customers seen in the period;
+    their spend and active years count every visit up to the period's end."""
+    _lo, hi = b.window
+    seen = visits(b).values("customer_id")
+    spend: dict[int, Decimal] = defaultdict(Decimal)
+    dates: dict[int, list] = defaultdict(list)
+    for customer_id, settled, total in (
+        b.work_orders.filter(
+            customer_id__in=seen, status__in=FINISHED, settled_at__isnull=False, settled_at__lt=hi
+        )
+        .order_by("settled_at")
+        .values_list("customer_id", "settled_at", "total")
+    ):
+        spend[customer_id] += total
+        dates[customer_id].append(settled)
+    if not spend:
+        return None
+    years = {
+        c: max(Decimal(1), Decimal((d[-1] - d[0]).days) / Decimal(365)) for c, d in dates.items()
+    }
+    n = Decimal(len(spend))
+    yearly = sum(spend[c] / years[c] for c in spend) / n
+    active = sum(years.values()) / n
+    return q2(yearly * active)
+
+
+def _as_of_window(b: Basis, days: int) -> tuple[datetime.datetime, datetime.datetime]:
+    return local_window(b.end - datetime.timedelta(days=days - 1), b.end)
+
+
+def active_customers(b: Basis, days: int = 30) -> int:
+    """Customers with a visit in the ``days`` days up to the period's end."""
+    lo, hi = _as_of_window(b, days)
+    return (
+        b.work_orders.filter(status__in=FINISHED, settled_at__gte=lo, settled_at__lt=hi)
+        .values("customer_id")
+        .distinct()
+        .count()
+    )
+
+
+def new_customers(b: Basis, days: int = 30) -> int:
+    """Customers whose first visit (in the stores seen) falls in the ``days`` days up to the
+    period's end."""
+    lo, hi = _as_of_window(b, days)
+    firsts = _first_last(b, hi)
+    return sum(1 for first, _last in firsts.values() if lo <= first < hi)
+
+
+def churned_customers(b: Basis, days: int | None = None) -> int:
+    """Customers with a visit before, and none in the last ``days`` days (default 365) up
+    to the period's end."""
+    days = days or b.options.get("churn_days") or DEFAULT_CHURN_DAYS
+    lo, hi = _as_of_window(b, days)
+    return sum(1 for _first, last in _first_last(b, hi).values() if last < lo)
+
+
+def _first_last(b: Basis, before: datetime.datetime) -> dict[int, tuple]:
+    found: dict[int, tuple] = {}
+    for customer_id, first, last in (
+        b.work_orders.filter(status__in=FINISHED, settled_at__lt=before)
+        .values("customer_id")
+        .annotate(first=Min("settled_at"), last=Max("settled_at"))
+        .values_list("customer_id", "first", "last")
+    ):
+        found[customer_id] = (first, last)
+    return found
+
+
+# --- feedback and appointments ------------------------------------------------------------
+
+
+def _surveys(b: Basis) -> QuerySet[Survey]:
+    lo, hi = b.window
+    return b.surveys.filter(submitted_at__gte=lo, submitted_at__lt=hi)
+
+
+def nps(b: Basis) -> Decimal | None:
+    row = _surveys(b).aggregate(
+        n=Count("id"),
+        promoters=Count("id", filter=Q(nps__gte=9)),
+        detractors=Count("id", filter=Q(nps__lte=6)),
+    )
+    return ratio(row["promoters"] - row["detractors"], row["n"], HUNDRED)
+
+
+def dimension_average(b: Basis, name: str) -> Decimal | None:
+    if name not in DIMENSION_NAMES:
+        raise ValueError(name)
+    return q2(_surveys(b).aggregate(v=Avg(name))["v"])
+
+
+def _appointments(b: Basis) -> QuerySet[Appointment]:
+    lo, hi = b.window
+    return b.appointments.filter(starts_at__gte=lo, starts_at__lt=hi).exclude(
+        status=Appointment.Status.CANCELLED
+    )
+
+
+def appointment_conversion(b: Basis) -> Decimal | None:
+    row = _appointments(b).aggregate(
+        n=Count("id"), arrived=Count("id", filter=Q(status=Appointment.Status.ARRIVED))
+    )
+    return ratio(row["arrived"], row["n"], HUNDRED)
+
+
+def no_show_rate(b: Basis) -> Decimal | None:
+    row = _appointments(b).aggregate(
+        n=Count("id"), missed=Count("id", filter=Q(status=Appointment.Status.NO_SHOW))
+    )
+    return ratio(row["missed"], row["n"], HUNDRED)
+
+
+# --- money --------------------------------------------------------------------------------
+
+
+def _money(b: Basis) -> dict:
+    row = visits(b).aggregate(
+        n=Count("id"),
+        total=Sum("total"),
+        tax=Sum("tax"),
+        labour=Sum("labour_total"),
+        parts=Sum("parts_total"),
+        other=Sum("other_total"),
+        comebacks=Count("id", filter=Q(comeback_of__isnull=False)),
+    )
+    return {k: (v if v is not None else ZERO) for k, v in row.items()}
+
+
+def car_count(b: Basis) -> int:
+    return visits(b).count()
+
+
+def sales(b: Basis) -> Decimal | None:
+    m = _money(b)
+    return q2(m["total"] - m["tax"]) if m["n"] else None
+
+
+def average_repair_order(b: Basis) -> Decimal | None:
+    m = _money(b)
+    return ratio(m["total"] - m["tax"], m["n"])
+
+
+def parts_cost(b: Basis) -> Decimal:
+    cost = ExpressionWrapper(
+        F("quantity") * F("part__cost"), output_field=DecimalField(max_digits=20, decimal_places=4)
+    )
+    value = WorkOrderLine.objects.filter(
+        work_order__in=visits(b),
+        approval=WorkOrderLine.Approval.APPROVED,
+        kind=WorkOrderLine.Kind.PART,
+        customer_supplied=False,
+        part__isnull=False,
+    ).aggregate(v=Sum(cost))["v"]
+    return q2(value or 0)
+
+
+def gross_profit(b: Basis) -> Decimal | None:
+    net = sales(b)
+    return None if net is None else q2(net - parts_cost(b))
+
+
+def gross_margin(b: Basis) -> Decimal | None:
+    net = sales(b)
+    if not net:
+        return None
+    return ratio(net - parts_cost(b), net, HUNDRED)
+
+
+def labour_mix(b: Basis) -> Decimal | None:
+    m = _money(b)
+    return ratio(m["labour"], m["labour"] + m["parts"] + m["other"], HUNDRED)
+
+
+def parts_mix(b: Basis) -> Decimal | None:
+    m = _money(b)
+    return ratio(m["parts"], m["labour"] + m["parts"] + m["other"], HUNDRED)
+
+
+def comeback_rate(b: Basis) -> Decimal | None:
+    m = _money(b)
+    return ratio(m["comebacks"], m["n"], HUNDRED)
+
+
+# --- estimates ----------------------------------------------------------------------------
+
+DECIDED = [
+    WorkOrderLine.Approval.APPROVED,
+    WorkOrderLine.Approval.DECLINED,
+    WorkOrderLine.Approval.DEFERRED,
+]
+
+
+def _presented(b: Basis) -> QuerySet[WorkOrderLine]:
+    lo, hi = b.window
+    return b.lines.filter(
+        approval__in=DECIDED,
+        work_order__in=b.work_orders.filter(opened_at__gte=lo, opened_at__lt=hi),
+    )
+
+
+def close_ratio(b: Basis) -> Decimal | None:
+    row = _presented(b).aggregate(
+        all=Sum("amount"),
+        approved=Sum("amount", filter=Q(approval=WorkOrderLine.Approval.APPROVED)),
+    )
+    return ratio(row["approved"] or 0, row["all"], HUNDRED)
+
+
+def declined_value(b: Basis) -> Decimal:
+    value = (
+        _presented(b)
+        .exclude(approval=WorkOrderLine.Approval.APPROVED)
+        .aggregate(v=Sum("amount"))["v"]
+    )
+    return q2(value or 0)
+
+
+# --- technicians --------------------------------------------------------------------------
+
+
+def billed_hours(b: Basis) -> Decimal:
+    """Approved labour lines' hours on the visits; a line shared by several technicians
+    counts a share for each when the basis is one technician."""
+    lines = b.lines.filter(
+        work_order__in=visits(b),
+        approval=WorkOrderLine.Approval.APPROVED,
+        kind=WorkOrderLine.Kind.LABOUR,
+    )
+    if b.technician_id is None:
+        return lines.aggregate(v=Sum("quantity"))["v"] or ZERO
+    total = ZERO
+    for qty, n in lines.annotate(n=Count("technicians", distinct=True)).values_list(
+        "quantity", "n"
+    ):
+        total += qty / (n or 1)
+    return total
+
+
+def _clocked(b: Basis) -> list[tuple]:
+    return list(
+        b.time_entries.filter(work_order__in=visits(b), ended_at__isnull=False).values_list(
+            "technician_id", "started_at", "ended_at"
+        )
+    )
+
+
+def clocked_hours(b: Basis) -> Decimal:
+    seconds = sum(max(0, (end - start).total_seconds()) for _t, start, end in _clocked(b))
+    return Decimal(str(seconds)) / Decimal(3600)
+
+
+def technician_efficiency(b: Basis) -> Decimal | None:
+    return ratio(billed_hours(b), clocked_hours(b), HUNDRED)
+
+
+def technician_productivity(b: Basis) -> Decimal | None:
+    days = {(t, timezone.localdate(start)) for t, start, _end in _clocked(b)}
+    return ratio(billed_hours(b), len(days))
+
+
+# --- registry -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metric:
+    code: str
+    label: str
+    formula: str
+    fn: Callable[[Basis], object]
+    unit: str = ""  # "%", "¥", "d" (days), "h" (hours) or "" (a count or score)
+    drill: str = ""  # "visits" (work orders), "customers" or ""
+
+
+def _m(code, label, formula, fn, unit="", drill=""):
+    return code, Metric(code, label, formula, fn, unit, drill)
+
+
+METRICS: dict[str, Metric] = dict(
+    [
+        _m(
+            "return_rate",
+            _("Return rate"),
+            _(
+                "Customers with 2 or more visits in the period ÷ customers with at least one "
+                "visit × 100%. A visit is a settled or closed work order, dated by settlement."
+            ),
+            return_rate,
+            "%",
+            "customers",
+        ),
+        _m(
+            "avg_days_between_visits",
+            _("Average days between visits"),
+            _(
+                "For customers with 2 or more visits in the period: sum of (last visit − first "
+                "visit) in days ÷ sum of (visits − 1)."
+            ),
+            avg_days_between_visits,
+            "d",
+            "customers",
+        ),
+        _m(
+            "lifetime_value",
+            _("Customer lifetime value"),
+            _(
+                "Average yearly spend × average active years, over the customers who visited "
+                "in the period. Active years = (last visit − first visit) ÷ 365, at least 1; "
+                "spend is the VAT-inclusive total of all their visits up to the period's end."
+            ),
+            lifetime_value,
+            "¥",
+            "customers",
+        ),
+        _m(
+            "active_customers_30",
+            _("Active customers (30 days)"),
+            _("Customers with a visit in the 30 days up to the end of the period."),
+            lambda b: active_customers(b, 30),
+            "",
+            "customers",
+        ),
+        _m(
+            "active_customers_90",
+            _("Active customers (90 days)"),
+            _("Customers with a visit in the 90 days up to the end of the period."),
+            lambda b: active_customers(b, 90),
+            "",
+            "customers",
+        ),
+        _m(
+            "active_customers_365",
+            _("Active customers (365 days)"),
+            _("Customers with a visit in the 365 days up to the end of the period."),
+            lambda b: active_customers(b, 365),
+            "",
+            "customers",
+        ),
+        _m(
+            "new_customers_30",
+            _("New customers (30 days)"),
+            _("Customers whose first visit falls in the 30 days up to the end of the period."),
+            lambda b: new_customers(b, 30),
+            "",
+            "customers",
+        ),
+        _m(
+            "new_customers_90",
+            _("New customers (90 days)"),
+            _("Customers whose first visit falls in the 90 days up to the end of the period."),
+            lambda b: new_customers(b, 90),
+            "",
+            "customers",
+        ),
+        _m(
+            "new_customers_365",
+            _("New customers (365 days)"),
+            _("Customers whose first visit falls in the 365 days up to the end of the period."),
+            lambda b: new_customers(b, 365),
+            "",
+            "customers",
+        ),
+        _m(
+            "churned_customers",
+            _("Churned customers"),
+            _(
+                "Customers who visited before but not in the last 365 days (configurable) up "
+                "to the end of the period."
+            ),
+            churned_customers,
+            "",
+            "customers",
+        ),
+        _m(
+            "nps",
+            _("NPS"),
+            _(
+                "Share of surveys scoring 9–10 minus share scoring 0–6, × 100, over surveys "
+                "submitted in the period."
+            ),
+            nps,
+        ),
+        *[
+            _m(
+                f"survey_{name}",
+                label,
+                _("Average star rating (1–5) of this dimension over surveys in the period."),
+                (lambda n: lambda b: dimension_average(b, n))(name),
+            )
+            for name, label in [
+                ("timeliness", _("Rating: on time")),
+                ("professionalism", _("Rating: professional work")),
+                ("attitude", _("Rating: friendly service")),
+                ("result", _("Rating: result of the repair")),
+            ]
+        ],
+        _m(
+            "appointment_conversion",
+            _("Appointment conversion"),
+            _(
+                "Appointments that arrived ÷ appointments booked for the period (cancelled "
+                "ones left out) × 100%."
+            ),
+            appointment_conversion,
+            "%",
+        ),
+        _m(
+            "no_show_rate",
+            _("No-show rate"),
+            _(
+                "Appointments marked no-show ÷ appointments booked for the period (cancelled "
+                "ones left out) × 100%."
+            ),
+            no_show_rate,
+            "%",
+        ),
+        _m(
+            "car_count",
+            _("Car count"),
+            _("Work orders settled (or since closed) in the period."),
+            car_count,
+            "",
+            "visits",
+        ),
+        _m(
+            "sales",
+            _("Sales excl. VAT"),
+            _("Sum of the totals of the work orders settled in the period less their VAT."),
+            sales,
+            "¥",
+            "visits",
+        ),
+        _m(
+            "average_repair_order",
+            _("Average repair order"),
+            _("Sales excluding VAT ÷ car count."),
+            average_repair_order,
+            "¥",
+            "visits",
+        ),
+        _m(
+            "gross_profit",
+            _("Gross profit"),
+            _(
+                "Sales excluding VAT − parts cost (approved part lines: quantity × the "
+                "catalogue cost of the part; parts the owner supplied cost nothing). Labour "
+                "and sublet carry no cost data: their cost is counted as 0."
+            ),
+            gross_profit,
+            "¥",
+            "visits",
+        ),
+        _m(
+            "gross_margin",
+            _("Gross margin"),
+            _("Gross profit ÷ sales excluding VAT × 100%. Labour and sublet cost count as 0."),
+            gross_margin,
+            "%",
+            "visits",
+        ),
+        _m(
+            "labour_mix",
+            _("Labour share"),
+            _("Labour amount ÷ (labour + materials + other) of the settled work orders × 100%."),
+            labour_mix,
+            "%",
+            "visits",
+        ),
+        _m(
+            "parts_mix",
+            _("Parts share"),
+            _("Materials amount ÷ (labour + materials + other) of the settled work orders × 100%."),
+            parts_mix,
+            "%",
+            "visits",
+        ),
+        _m(
+            "close_ratio",
+            _("Close ratio"),
+            _(
+                "Amount of approved lines ÷ amount of lines presented to the owner (approved, "
+                "declined or deferred) on work orders opened in the period × 100%."
+            ),
+            close_ratio,
+            "%",
+        ),
+        _m(
+            "declined_value",
+            _("Declined work"),
+            _(
+                "Amount of lines declined or deferred by the owner on work orders opened in "
+                "the period."
+            ),
+            declined_value,
+            "¥",
+        ),
+        _m(
+            "technician_efficiency",
+            _("Technician efficiency"),
+            _(
+                "Billed hours (quantity of approved labour lines) ÷ clocked hours (time "
+                "entries) on the work orders settled in the period × 100%."
+            ),
+            technician_efficiency,
+            "%",
+        ),
+        _m(
+            "technician_productivity",
+            _("Technician productivity"),
+            _(
+                "Billed hours ÷ technician-days with clocked time, on the work orders settled "
+                "in the period (hours per technician per working day; attendance is not "
+                "recorded)."
+            ),
+            technician_productivity,
+            "h",
+        ),
+        _m(
+            "comeback_rate",
+            _("Comeback rate"),
+            _(
+                "Settled work orders recorded as a comeback (the same car back within the "
+                "warranty of an earlier order) ÷ car count × 100%."
+            ),
+            comeback_rate,
+            "%",
+            "visits",
+        ),
+    ]
+)
+
+
+def value(code: str, b: Basis):
+    """The metric's value for the basis, or None when it has none."""
+    return METRICS[code].fn(b)
+
+
+def display(value, unit: str = "") -> str:
+    """How a page shows a value: "—" for none."""
+    if value is None:
+        return "—"
+    if unit == "¥":
+        return f"¥{value:,.2f}"
+    if unit == "%":
+        return f"{value}%"
+    return str(value)

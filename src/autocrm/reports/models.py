@@ -1,0 +1,114 @@
+"""Daily rollups per store and per staff member: derived from work orders, payments and time
+entries, recomputed whole per store-day (so a replay or a back-dated order is harmless), and
+read by the dashboard's trends instead of summing raw rows."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from autocrm.core.models import Organization, Store, User
+
+MONEY = {"max_digits": 12, "decimal_places": 2, "default": Decimal("0.00")}
+HOURS = {"max_digits": 10, "decimal_places": 2, "default": Decimal("0.00")}
+
+
+class DailyStoreStat(models.Model):
+    scope_org = "org"
+    scope_store = "store"
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(_("day"))
+    car_count = models.PositiveIntegerField(_("car count"), default=0)
+    sales = models.DecimalField(_("sales (incl. VAT)"), **MONEY)
+    tax = models.DecimalField(_("VAT"), **MONEY)
+    labour = models.DecimalField(_("labour"), **MONEY)
+    parts = models.DecimalField(_("materials"), **MONEY)
+    other = models.DecimalField(_("other"), **MONEY)
+    discount = models.DecimalField(_("discount"), **MONEY)
+    parts_cost = models.DecimalField(_("parts cost"), **MONEY)
+    takings = models.DecimalField(_("takings"), **MONEY)
+    refunds = models.DecimalField(_("refunds"), **MONEY)
+    new_customers = models.PositiveIntegerField(_("new customers"), default=0)
+    comebacks = models.PositiveIntegerField(_("comebacks"), default=0)
+    billed_hours = models.DecimalField(_("billed hours"), **HOURS)
+    clocked_hours = models.DecimalField(_("clocked hours"), **HOURS)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("daily store figures")
+        verbose_name_plural = _("daily store figures")
+        ordering = ["store", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "day"], name="daily_store_stat_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.day}"
+
+
+class DailyStaffStat(models.Model):
+    """One person's figures of a store-day: as advisor (orders written) and as technician
+    (billed and clocked hours on the orders settled that day)."""
+
+    scope_org = "org"
+    scope_store = "store"
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(_("day"))
+    car_count = models.PositiveIntegerField(_("car count (as advisor)"), default=0)
+    sales = models.DecimalField(_("sales (as advisor)"), **MONEY)
+    tax = models.DecimalField(_("VAT (as advisor)"), **MONEY)
+    billed_hours = models.DecimalField(_("billed hours"), **HOURS)
+    clocked_hours = models.DecimalField(_("clocked hours"), **HOURS)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("daily staff figures")
+        verbose_name_plural = _("daily staff figures")
+        ordering = ["store", "day", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "day", "user"], name="daily_staff_stat_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.day} {self.user_id}"
+
+
+class CustomerRFM(models.Model):
+    """A customer's RFM scores (1–5 quintiles within their org, 5 best), recomputed whole by
+    the worker (``reports.rfm.compute``); derived data, so not audited."""
+
+    scope_org = "org"
+    scope_store = "store"
+
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    recency_days = models.IntegerField(_("days since last visit"))
+    frequency = models.PositiveIntegerField(_("visits"))
+    monetary = models.DecimalField(_("lifetime spend"), **MONEY)
+    r = models.PositiveSmallIntegerField("R")
+    f = models.PositiveSmallIntegerField("F")
+    m = models.PositiveSmallIntegerField("M")
+    segment = models.CharField(_("segment"), max_length=20)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("RFM score")
+        verbose_name_plural = _("RFM scores")
+        indexes = [
+            models.Index(fields=["org", "segment", "store"], name="rfm_org_segment_store"),
+            models.Index(fields=["store", "segment"], name="rfm_store_segment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.r}{self.f}{self.m} {self.segment}"

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from autocrm.reports import drill_views, rfm_views, views
+
+urlpatterns = [
+    path("reports/", views.dashboard, name="reports_dashboard"),
+    path("reports/drill/", drill_views.drill_page, name="reports_drill"),
+    path("reports/drill/orders/", drill_views.drill_orders, name="reports_drill_orders"),
+    path("reports/rfm/", rfm_views.rfm_page, name="reports_rfm"),
+]

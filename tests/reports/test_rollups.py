@@ -1,0 +1,225 @@
+"""Daily rollups kept by events (settle, pay, refund, back-date) equal a from-scratch
+computation, and so does ``rebuild``."""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from autocrm import cli
+from autocrm.core import events
+from autocrm.reports import rollups
+from autocrm.reports.models import DailyStaffStat, DailyStoreStat
+from autocrm.service import services
+from autocrm.service.models import Payment, ServiceSettings, TimeEntry, WorkOrder
+from tests import customer_factories as cf
+from tests import service_factories as sf
+
+CENT = Decimal("0.01")
+FIN = ("settled", "closed")
+
+
+def q(v) -> Decimal:
+    return Decimal(v).quantize(CENT)
+
+
+def scratch() -> tuple[dict, dict]:
+    """Every figure recomputed the plain way, one work order at a time."""
+    store: dict = defaultdict(lambda: defaultdict(Decimal))
+    staff: dict = defaultdict(lambda: defaultdict(Decimal))
+    done = [
+        wo
+        for wo in WorkOrder.objects.order_by("settled_at", "id")
+        if wo.status in FIN and wo.settled_at
+    ]
+    first_seen = set()
+    for wo in done:
+        key = (wo.store_id, timezone.localdate(wo.settled_at))
+        row = store[key]
+        row["car_count"] += 1
+        row["sales"] += wo.total
+        row["tax"] += wo.tax
+        row["labour"] += wo.labour_total
+        row["parts"] += wo.parts_total
+        row["other"] += wo.other_total
+        row["discount"] += wo.discount_total
+        row["comebacks"] += 1 if wo.comeback_of_id else 0
+        if wo.customer_id not in first_seen:
+            first_seen.add(wo.customer_id)
+            row["new_customers"] += 1
+        if wo.advisor_id:
+            s = staff[(*key, wo.advisor_id)]
+            s["car_count"] += 1
+            s["sales"] += wo.total
+            s["tax"] += wo.tax
+        for line in wo.lines.filter(approval="approved"):
+            if line.kind == "part" and line.part_id and not line.customer_supplied:
+                row["parts_cost"] += line.quantity * line.part.cost
+            if line.kind == "labour":
+                row["billed_hours"] += line.quantity
+                techs = list(line.technicians.all())
+                for t in techs:
+                    staff[(*key, t.pk)]["billed_hours"] += line.quantity / len(techs)
+        for entry in TimeEntry.objects.filter(work_order=wo, ended_at__isnull=False):
+            hours = Decimal((entry.ended_at - entry.started_at).total_seconds()) / 3600
+            row["clocked_hours"] += hours
+            staff[(*key, entry.technician_id)]["clocked_hours"] += hours
+    for p in Payment.objects.all():
+        row = store[(p.store_id, timezone.localdate(p.created_at))]
+        row["takings"] += p.amount
+        if p.amount < 0:
+            row["refunds"] -= p.amount
+    return (
+        {k: {f: q(v.get(f, 0)) for f in rollups.STORE_FIELDS} for k, v in store.items()},
+        {k: {f: q(v.get(f, 0)) for f in rollups.STAFF_FIELDS} for k, v in staff.items()},
+    )
+
+
+def stored() -> tuple[dict, dict]:
+    stores = {
+        (r.store_id, r.day): {f: q(getattr(r, f)) for f in rollups.STORE_FIELDS}
+        for r in DailyStoreStat.objects.all()
+    }
+    staff = {
+        (r.store_id, r.day, r.user_id): {f: q(getattr(r, f)) for f in rollups.STAFF_FIELDS}
+        for r in DailyStaffStat.objects.all()
+    }
+    return stores, staff
+
+
+def assert_matches_scratch():
+    stores, staff = stored()
+    want_stores, want_staff = scratch()
+    assert stores == want_stores
+    assert staff == want_staff
+
+
+def order(world, car, *lines):
+    wo = services.create_work_order(world.advisor_a1, vehicle=car, mileage_in=10000)
+    made = [services.add_line(world.advisor_a1, wo, **kw) for kw in lines]
+    services.record_approval(
+        world.advisor_a1, wo, {ln.pk: "approved" for ln in made}, channel="in_person"
+    )
+    return wo
+
+
+def finish(world, wo, payments=None):
+    wo.refresh_from_db()
+    services.perform(world.advisor_a1, wo, "start")
+    for line in wo.lines.filter(approval="approved"):
+        services.assign_line(world.advisor_a1, line, [world.tech_a1.pk])
+        services.clock_on(world.tech_a1, line)
+        services.mark_line_done(world.tech_a1, line)
+    services.perform(world.tech_a1, wo, "qc")
+    items = ServiceSettings.objects.get(store=wo.store).qc_items
+    services.record_qc(world.tech_a1, wo, checks={name: True for name in items})
+    wo.refresh_from_db()
+    if payments is None:
+        payments = [{"method": "cash", "amount": str(wo.total)}]
+    services.perform(world.advisor_a1, wo, "settle", payments=payments)
+    wo.refresh_from_db()
+    return wo
+
+
+@pytest.fixture
+def commit(django_capture_on_commit_callbacks):
+    """Run the events (and, huey being immediate in tests, the rollup task) at once."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def test_events_keep_rollups_equal_to_scratch(world, commit):
+    part = sf.part(world.org, price="300.00", cost=Decimal("180.00"))
+    owner = cf.customer(world.a1, name="周一")
+    car = cf.vehicle(owner)
+    with commit():
+        wo1 = order(
+            world,
+            car,
+            {"kind": "labour", "name": "二级维护", "unit_price": 600, "quantity": "1.5"},
+            {"kind": "part", "part_id": part.pk, "quantity": 2},
+        )
+        wo1 = finish(world, wo1)
+    stores, _staff = stored()
+    today = timezone.localdate()
+    row = stores[(world.a1.pk, today)]
+    assert row["car_count"] == 1 and row["sales"] == wo1.total
+    assert row["parts_cost"] == Decimal("360.00") and row["new_customers"] == 1
+    assert row["takings"] == wo1.total
+    assert_matches_scratch()
+
+    # A second visit of the same car, partly paid, then a refund.
+    with commit():
+        wo2 = order(world, car, {"kind": "labour", "name": "检查", "unit_price": 100})
+        wo2 = finish(world, wo2, payments=[{"method": "card", "amount": "60"}])
+        services.take_payments(world.advisor_a1, wo2, [{"method": "cash", "amount": "40"}])
+        services.refund_payment(world.manager_a1, wo2.payments.first(), amount="10", reason="多收")
+    row = stored()[0][(world.a1.pk, today)]
+    assert row["car_count"] == 2 and row["refunds"] == Decimal("10.00")
+    assert row["new_customers"] == 1
+    assert_matches_scratch()
+
+    # Back-date the second visit to before the first: the customer is new on that day now,
+    # and today's figures lose it.
+    earlier = timezone.now() - datetime.timedelta(days=10)
+    with commit():
+        WorkOrder.objects.filter(pk=wo2.pk).update(settled_at=earlier)
+        events.publish(
+            "work_order.backdated",
+            work_order_id=wo2.pk,
+            store_id=wo2.store_id,
+            previous_days=[today.isoformat()],
+        )
+    stores, _staff = stored()
+    assert stores[(world.a1.pk, today)]["car_count"] == 1
+    assert stores[(world.a1.pk, today)]["new_customers"] == 0
+    assert stores[(world.a1.pk, timezone.localdate(earlier))]["new_customers"] == 1
+    assert_matches_scratch()
+
+    # Replaying an event changes nothing.
+    before = stored()
+    with commit():
+        events.publish("work_order.settled", work_order_id=wo1.pk, store_id=wo1.store_id)
+    assert stored() == before
+
+    # A rebuild from nothing gives the same rows.
+    DailyStoreStat.objects.all().delete()
+    DailyStaffStat.objects.all().delete()
+    assert rollups.rebuild() == 2
+    assert stored() == before
+    assert_matches_scratch()
+
+
+def test_rebuild_limits_to_stores_and_dates(world):
+    from tests.reports.conftest import visit
+
+    day = datetime.date(2026, 1, 5)
+    visit(world.a1, cf.customer(world.a1), day, "113")
+    visit(world.a2, cf.customer(world.a2), day, "226")
+    visit(world.a1, cf.customer(world.a1), day + datetime.timedelta(days=3), "339")
+    assert rollups.rebuild([world.a1.pk], day, day) == 1
+    assert list(DailyStoreStat.objects.values_list("store_id", "day", "car_count")) == [
+        (world.a1.pk, day, 1)
+    ]
+    assert rollups.rebuild() == 3
+    assert_matches_scratch()
+    assert rollups.rebuild(start=day, end=day) == 2  # other days are kept
+    assert DailyStoreStat.objects.count() == 3
+
+
+def test_rebuild_with_no_data_writes_nothing(world):
+    assert rollups.rebuild() == 0
+
+
+def test_cli_rebuild(world, capsys):
+    from tests.reports.conftest import visit
+
+    visit(world.a1, cf.customer(world.a1), datetime.date(2026, 1, 5), "113")
+    assert cli.main(["reports", "rebuild", "--store", world.a1.code]) == 0
+    assert "1" in capsys.readouterr().out
+    assert DailyStoreStat.objects.get().car_count == 1
+    assert cli.main(["reports", "rebuild", "--store", "nope"]) == 2
+    assert cli.main(["reports", "rebuild", "--from", "2026-13-01"]) == 2
