@@ -10,16 +10,21 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 
+from autocrm.automation.api import router as automation_router
+from autocrm.automation.api_rules import router as rules_router
 from autocrm.catalog.api import router as catalog_router
 from autocrm.core.api import BearerAuth
 from autocrm.core.api import router as core_router
 from autocrm.core.errors import ServiceError
 from autocrm.customers.api import router as customers_router
 from autocrm.feedback.api import router as feedback_router
+from autocrm.messaging.api import router as messaging_router
+from autocrm.reports.api import router as reports_router
 from autocrm.service.api import router as service_router
 from autocrm.service.api_checklists import router as checklists_router
 from autocrm.service.api_floor import router as floor_router
 from autocrm.workflow.api import router as workflow_router
+from autocrm.workflow.api_process import router as process_router
 
 log = logging.getLogger("autocrm.api")
 security_log = logging.getLogger("autocrm.security")
@@ -120,4 +125,9 @@ api.add_router("/", service_router)
 api.add_router("/", floor_router)
 api.add_router("/", checklists_router)
 api.add_router("/", workflow_router)
+api.add_router("/", process_router)
 api.add_router("/", feedback_router)
+api.add_router("/", reports_router)
+api.add_router("/", messaging_router)
+api.add_router("/", automation_router)
+api.add_router("/", rules_router)

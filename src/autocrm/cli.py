@@ -18,9 +18,12 @@ DESCRIPTION = """AutoCRM 汽车后市场客户管理系统 — customers, cars a
   demo         建库、加载演示数据并启动 / create the database, load demo data and serve
   createadmin  创建第一个总部管理员 / create the first HQ administrator
   import       从 Excel/CSV 导入客户和车辆 / import customers and vehicles from Excel/CSV
+  rules run    运行一次规则时间扫描 / run the rules' time scan once
   migrate      创建或升级数据库 / create or upgrade the database
+  reports      重算报表日汇总 / rebuild the report rollups
   check        检查配置（--deploy 检查生产安全）/ check configuration (--deploy: production)
   compilemessages  编译界面翻译 / compile translations
+  messages send    发送到期的消息一次 / deliver the due messages once
   manage       运行任意 Django 管理命令 / run any Django management command
 """
 
@@ -233,6 +236,59 @@ def cmd_import(args) -> int:
     return run(args)
 
 
+def cmd_reports(args) -> int:
+    import datetime
+
+    _setup_django()
+    from autocrm.core import audit
+    from autocrm.core.models import Store
+    from autocrm.reports.rollups import rebuild
+
+    try:
+        start = datetime.date.fromisoformat(args.start) if args.start else None
+        end = datetime.date.fromisoformat(args.end) if args.end else None
+    except ValueError:
+        print("日期格式应为 YYYY-MM-DD / dates are YYYY-MM-DD", file=sys.stderr)
+        return 2
+    store_ids = None
+    if args.store:
+        store_ids = list(Store.objects.filter(code__in=args.store).values_list("pk", flat=True))
+        if len(store_ids) != len(set(args.store)):
+            print("找不到门店 / unknown store code", file=sys.stderr)
+            return 2
+    with audit.audit_context(source="shell"):
+        rows = rebuild(store_ids, start, end)
+    print(f"已重算 {rows} 个门店日 / rebuilt {rows} store-days")
+    return 0
+
+
+def cmd_rules(args) -> int:
+    """``autocrm rules run [--now ...]``: one time scan (with its retries); the last line of
+    output is the summary ``rules: R, fired: N, messages: M, tasks: T``."""
+    _setup_django()
+    if _needs_migrate():
+        print("数据库需要升级：autocrm migrate / run autocrm migrate first", file=sys.stderr)
+        return 2
+    from django.utils import timezone
+    from django.utils.dateparse import parse_datetime
+
+    from autocrm.automation import scan
+    from autocrm.core import audit
+
+    now = None
+    if args.now:
+        now = parse_datetime(args.now) or parse_datetime(f"{args.now}T00:00")
+        if now is None:
+            print(f"错误 / error: --now {args.now!r}: 例 / e.g. 2026-12-01T09:00", file=sys.stderr)
+            return 2
+        if timezone.is_naive(now):
+            now = timezone.make_aware(now)  # Beijing time, like everything the shop sees
+    with audit.audit_context(source="rule"):
+        stats = scan.run_time_rules(now)
+    print(stats.line(), flush=True)
+    return 0
+
+
 def cmd_migrate(args) -> int:
     _setup_django()
     from autocrm.core import audit
@@ -257,6 +313,24 @@ def cmd_compilemessages(args) -> int:
         po = polib.pofile(str(po_path))
         po.save_as_mofile(str(po_path.with_suffix(".mo")))
         print(f"{po_path.relative_to(root)}: {po.percent_translated()}% translated")
+    return 0
+
+
+def cmd_messages(args) -> int:
+    _setup_django()
+    from autocrm.core import audit
+    from autocrm.messaging import delivery
+
+    with audit.audit_context(source="shell"):
+        report = delivery.deliver_due(max_batches=args.max_batches)
+    print(
+        f"已发送 sent {report.sent} · 失败 failed {report.failed} · "
+        f"稍后重试 retrying {report.retried} · 已拦截 suppressed {report.suppressed} · "
+        f"推迟到免打扰时段后 deferred {report.deferred} · "
+        f"{report.batches} 批 batches · {report.seconds:.1f} s"
+    )
+    for channel, count in sorted(delivery.waiting_by_hand().items()):
+        print(f"  {channel}: {count} 条待手工发送（未配置服务商）/ waiting to be sent by hand")
     return 0
 
 
@@ -358,6 +432,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", help="记在此员工名下 / attribute the import to this login name")
     p.set_defaults(func=cmd_import)
 
+    p = sub.add_parser("reports", help="报表日汇总 / report rollups")
+    p.add_argument("action", choices=["rebuild"], help="rebuild: 重算日汇总 / recompute rollups")
+    p.add_argument("--store", action="append", help="门店代码，可多次 / store code (repeatable)")
+    p.add_argument("--from", dest="start", help="开始日期 / first day (YYYY-MM-DD)")
+    p.add_argument("--to", dest="end", help="结束日期 / last day (YYYY-MM-DD)")
+    p.set_defaults(func=cmd_reports)
+
+    p = sub.add_parser("rules", help="规则引擎 / the rules engine")
+    rules_sub = p.add_subparsers(dest="rules_command", metavar="<action>", required=True)
+    run = rules_sub.add_parser("run", help="运行一次时间扫描 / run the time scan once")
+    run.add_argument(
+        "--now",
+        help="按此时间扫描（北京时间）/ scan as of this time, e.g. 2026-12-01T09:00",
+    )
+    run.set_defaults(func=cmd_rules)
+
     p = sub.add_parser("migrate", help="创建或升级数据库 / create or upgrade the database")
     p.set_defaults(func=cmd_migrate)
 
@@ -367,6 +457,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compilemessages", help="编译界面翻译 / compile translations")
     p.set_defaults(func=cmd_compilemessages)
+
+    p = sub.add_parser("messages", help="消息 / messages: send")
+    p.add_argument("action", choices=["send"], help="send: 发送到期的消息一次 / deliver due once")
+    p.add_argument(
+        "--max-batches", type=int, default=None, help="最多批数 / stop after this many batches"
+    )
+    p.set_defaults(func=cmd_messages)
 
     p = sub.add_parser("manage", help="Django 管理命令 / Django management command")
     p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "autocrm.automation",
     "autocrm.portal",
     "autocrm.printing",
+    "autocrm.reports",
 ]
 
 MIDDLEWARE = [
@@ -207,6 +208,18 @@ CONTENT_SECURITY_POLICY = (
 
 # The address car owners reach this server at: links in their text messages are absolute.
 AUTOCRM_PUBLIC_URL = os.environ.get("AUTOCRM_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Email to customers over SMTP (messaging): on when EMAIL_HOST is set. SMS, WeChat and webhook
+# providers are configured from the environment too (see autocrm/messaging/conf.py).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 25))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", 10))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "AutoCRM <noreply@localhost>")
+AUTOCRM_EMAIL_ENABLED = bool(EMAIL_HOST)
 
 # Request bodies: refuse oversized uploads early with a clear message.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("AUTOCRM_MAX_BODY_BYTES", 2 * 1024 * 1024))

@@ -34,8 +34,11 @@ urlpatterns = [
     path("", include("autocrm.service.urls")),
     path("", include("autocrm.workflow.urls")),
     path("", include("autocrm.feedback.urls")),
+    path("", include("autocrm.messaging.urls")),
+    path("", include("autocrm.automation.urls")),
     path("", include("autocrm.portal.urls")),
     path("", include("autocrm.printing.urls")),
+    path("", include("autocrm.reports.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", api.urls),
 ]

@@ -8,7 +8,7 @@ import pytest
 from django.apps import apps
 from django.db import DatabaseError, connection, transaction
 
-from autocrm.automation.models import Task
+from autocrm.automation.models import Rule, Task
 from autocrm.catalog.models import StorePrice
 from autocrm.core import audit, services
 from autocrm.core.jobs import autocrm_task
@@ -24,7 +24,7 @@ from autocrm.core.models import (
 )
 from autocrm.feedback.models import Survey
 from autocrm.imports.models import ImportJob, ImportProfile
-from autocrm.messaging.models import OutboxMessage
+from autocrm.messaging.models import MessageAttempt, MessageTemplate, OutboxMessage
 from autocrm.portal.models import PortalLink
 from autocrm.service.models import (
     Inspection,
@@ -37,14 +37,45 @@ from autocrm.service.models import (
     TimeEntry,
     WorkOrderEvent,
 )
-from autocrm.workflow.models import Stage, StageVisit
+from autocrm.workflow.models import (
+    ApprovalDecision,
+    ApprovalRequest,
+    Process,
+    ProcessStage,
+    Stage,
+    StageVisit,
+    Transition,
+)
 from tests import customer_factories as cf
 from tests import factories as f
 from tests import service_factories as sf
 from tests.conftest import client_for
 
+
 # One builder per audited model: make an instance, and a field change to apply to it.
 # A new model without an entry here fails test_every_model_is_audited.
+def _process(w) -> Process:
+    return Process.objects.get_or_create(org=w.org, entity="work_order")[0]
+
+
+def _process_stage(w, key: str) -> ProcessStage:
+    return ProcessStage.objects.create(process=_process(w), key=key, name=f"阶段{key}")
+
+
+def _approval(w) -> ApprovalRequest:
+    wo = sf.work_order(w.a1)
+    stage = Stage.objects.create(org=w.org, store=w.a1, name=f"审批{wo.pk}")
+    return ApprovalRequest.objects.create(
+        org=w.org,
+        store=w.a1,
+        entity="work_order",
+        object_id=wo.pk,
+        work_order=wo,
+        target_stage=stage,
+        approver_role="store_manager",
+    )
+
+
 BUILDERS = {
     "core.Organization": (lambda w: f.org(), {"name": "改名集团"}),
     "core.Region": (lambda w: f.region(w.org), {"name": "新区域"}),
@@ -104,6 +135,24 @@ BUILDERS = {
             stage=Stage.objects.create(org=w.org, store=w.a1, name="维修中"),
         ),
         {"left_at": "2026-01-01T00:00:00+00:00"},
+    ),
+    "workflow.Process": (
+        lambda w: Process.objects.create(org=w.org, entity="work_order"),
+        {"version": 2},
+    ),
+    "workflow.ProcessStage": (lambda w: _process_stage(w, "a"), {"name": "改"}),
+    "workflow.Transition": (
+        lambda w: Transition.objects.create(
+            process=_process(w), source=_process_stage(w, "b"), target=_process_stage(w, "c")
+        ),
+        {"allowed_roles": ["technician"]},
+    ),
+    "workflow.ApprovalRequest": (lambda w: _approval(w), {"status": "approved"}),
+    "workflow.ApprovalDecision": (
+        lambda w: ApprovalDecision.objects.create(
+            request=_approval(w), approver=w.manager_a1, approver_name="店长", approve=True
+        ),
+        {"note": "好"},
     ),
     "service.ServiceSettings": (
         lambda w: ServiceSettings.objects.create(store=w.a1),
@@ -189,11 +238,37 @@ BUILDERS = {
         lambda w: Task.objects.create(org=w.org, store=w.a1, title="回访", role="service_advisor"),
         {"title": "改"},
     ),
+    "automation.Rule": (
+        lambda w: Rule.objects.create(
+            org=w.org,
+            name="生日祝福",
+            entity="customer",
+            kind="time",
+            trigger={"type": "anniversary", "field": "customer.birthday"},
+            actions=[{"type": "tag", "tag": "生日"}],
+        ),
+        {"name": "改"},
+    ),
     "messaging.OutboxMessage": (
         lambda w: OutboxMessage.objects.create(
             org=w.org, store=w.a1, to="13800000000", purpose="test", body="您好"
         ),
         {"status": "cancelled"},
+    ),
+    "messaging.MessageTemplate": (
+        lambda w: MessageTemplate.objects.create(
+            org=w.org, name="保养提醒", purpose="maintenance_due", body="{customer_name}您好"
+        ),
+        {"body": "您好"},
+    ),
+    "messaging.MessageAttempt": (
+        lambda w: MessageAttempt.objects.create(
+            message=OutboxMessage.objects.create(
+                org=w.org, store=w.a1, to="13800000000", purpose="test", body="您好"
+            ),
+            provider="webhook",
+        ),
+        {"error": "HTTP 500"},
     ),
     "portal.PortalLink": (
         lambda w: PortalLink.objects.create(
@@ -226,7 +301,12 @@ def test_exempt_models_are_only_the_log_tables():
         "core.JobRun",
         "core.WorkerHeartbeat",
         "customers.PlateKey",  # derived search index of Vehicle.plate
+        "customers.StoreMileage",  # store median daily mileage, recomputed nightly
         "service.WorkOrderCounter",  # the last number given per store and day
+        "reports.DailyStoreStat",  # rollups recomputed from audited rows
+        "reports.DailyStaffStat",
+        "reports.CustomerRFM",  # RFM scores recomputed whole from the customers' counters
+        "automation.RuleFiring",  # the rules engine's firing log and exactly-once keys
     }
 
 

@@ -27,8 +27,16 @@ def logout(page: Page) -> None:
 
 
 def nav(page: Page, key: str) -> None:
+    """Click a menu item like a person: unfold the phone menu and the Admin menu if needed."""
+    link = page.locator(f"[data-testid=main-nav] [data-nav={key}]")
+    toggler = page.locator(".navbar-toggler")
+    if not link.is_visible() and toggler.is_visible():
+        toggler.click()
+    admin = page.locator("[data-testid=main-nav] [data-testid=nav-admin]")
+    if not link.is_visible() and admin.count():
+        admin.click()
     with page.expect_navigation():
-        page.click(f"[data-testid=main-nav] [data-nav={key}]")
+        link.click()
 
 
 def html_lang(page: Page) -> str:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.e2e.helpers import login
+from tests.e2e.helpers import login, nav
 
 pytestmark = pytest.mark.e2e
 
@@ -10,7 +10,7 @@ pytestmark = pytest.mark.e2e
 def test_add_custom_field_and_fill_it(new_context):
     admin = new_context().new_page()
     login(admin, "hq")
-    admin.click("[data-nav=field]")
+    nav(admin, "field")
     admin.click("[data-testid=new-field]")
     admin.select_option("#id_target", "customer")
     admin.fill("#id_key", "audio_budget")

@@ -51,9 +51,9 @@ def test_technician_menu_and_forbidden_pages(page, demo):
     login(page, "tech1")
     assert path_of(page) == "/"
     menu = page.locator("[data-testid=main-nav] [data-nav]")
-    expect(menu).to_have_count(4)  # my jobs, the board and the catalog to look items up
+    expect(menu).to_have_count(5)  # my jobs, tasks, the board and the catalog to look items up
     keys = [item.get_attribute("data-nav") for item in menu.all()]
-    assert keys == ["home", "floor", "board", "catalog"]
+    assert keys == ["home", "floor", "task", "board", "catalog"]
     for key in ("store", "staff", "audit", "job"):
         expect(page.locator(f"[data-testid=main-nav] [data-nav={key}]")).to_have_count(0)
     # The technician's store is listed on the home page, but without a link to its page.

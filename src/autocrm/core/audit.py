@@ -29,7 +29,12 @@ EXEMPT = {
     "core.JobRun",
     "core.WorkerHeartbeat",
     "customers.PlateKey",
+    "customers.StoreMileage",
     "service.WorkOrderCounter",
+    "reports.DailyStoreStat",
+    "reports.DailyStaffStat",
+    "reports.CustomerRFM",
+    "automation.RuleFiring",
 }
 # Fields that change on their own (sign-in time, token use) are not worth an entry.
 IGNORED_FIELDS = {"last_login", "last_used_at", "updated_at", "last_opened_at"}

@@ -84,6 +84,9 @@ CAPABILITIES: dict[str, set[str]] = {
     "messages.view": MANAGERS | {SERVICE_ADVISOR, FRONT_DESK, MARKETING},
     "messages.send": MANAGERS | {SERVICE_ADVISOR, FRONT_DESK, MARKETING},
     "templates.manage": {HQ_ADMIN, MARKETING},
+    # Reports: managers see their stores' figures; advisors their own work orders only.
+    "reports.view": MANAGERS | {SERVICE_ADVISOR},
+    "reports.store": MANAGERS,
 }
 
 

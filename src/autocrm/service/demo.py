@@ -34,6 +34,7 @@ from autocrm.catalog.models import LabourItem, PackageItem, Part, ServicePackage
 from autocrm.core import audit
 from autocrm.core.models import Organization, Store, User
 from autocrm.core.roles import SERVICE_ADVISOR, STORE_MANAGER, TECHNICIAN
+from autocrm.customers import maintenance
 from autocrm.customers.demo import Writer
 from autocrm.customers.models import Customer, MileageReading, Vehicle
 from autocrm.feedback.models import LOW_REASONS, Survey
@@ -955,6 +956,14 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
         with connection.cursor() as cursor:
             for model in [*REINDEX, Customer, Vehicle, StageVisit]:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    # Last writer of readings and last services: predict every vehicle's next service, set-based.
+    t0 = time.perf_counter()
+    predicted = maintenance.refresh()
+    print(
+        f"  保养预测 / maintenance predictions: {predicted:,} vehicles "
+        f"{time.perf_counter() - t0:.2f} s",
+        flush=True,
+    )
     for model, n in writer.counts.items():
         if hasattr(model, "scope_org"):
             audit.record_bulk(model, n, org_id=org.pk, note=f"demo data ({scale})")
@@ -1603,7 +1612,7 @@ def _load_store(
                         "appointment_reminder",
                         f"【{store.name}】{row[4]}您好，您预约了{clock.ts(slot + 480)[:16]}到店，"
                         f"车牌{row[2]}。如需改期请致电门店。",
-                        "pending",
+                        "queued",
                         ts(slot - 1440),
                         f"appointment:{aid}",
                         ts(now_ts),

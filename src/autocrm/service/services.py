@@ -26,6 +26,7 @@ from autocrm.core.models import Store, User
 from autocrm.core.scoping import require_visible
 from autocrm.core.services import require
 from autocrm.core.validators import normalize_text, parse_money, parse_positive, tidy_prose
+from autocrm.customers import maintenance
 from autocrm.customers import services as customer_services
 from autocrm.customers.models import Customer, Interaction, MileageReading, Vehicle
 from autocrm.service.models import (
@@ -971,6 +972,7 @@ def _after_settle(actor: User, wo: WorkOrder) -> None:
     Vehicle.objects.filter(pk=wo.vehicle_id).update(
         last_service_on=today, last_service_km=wo.mileage_in
     )
+    maintenance.refresh_vehicle(wo.vehicle_id)  # the next service counts from this one
     customer = audit.locked(Customer.objects.select_for_update().get(pk=wo.customer_id))
     customer.visit_count += 1
     customer.lifetime_spend += wo.total
@@ -1118,6 +1120,7 @@ def refund_payment(
     )
     wo.paid -= value
     touch(wo, actor, "paid")
+    events.publish("payment.refunded", work_order_id=wo.pk, store_id=wo.store_id, payment_id=row.pk)
     return row
 
 
