@@ -164,7 +164,8 @@ def technician_inspects(tech: Page) -> None:
     item(RED).locator("[data-testid=result-file]").set_input_files(
         files=[{"name": "brakes.png", "mimeType": "image/png", "buffer": png_bytes()}]
     )
-    expect(item(RED).locator("[data-testid=thumb] img")).to_be_visible()
+    # The upload is decoded and a thumbnail made: allow for a busy machine.
+    expect(item(RED).locator("[data-testid=thumb] img")).to_be_visible(timeout=30_000)
     expect(item(RED)).to_have_attribute("data-rating", "now")
     assert page_width(tech) <= WIDTH
 

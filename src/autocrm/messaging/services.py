@@ -433,7 +433,11 @@ def update_template(actor: User, template: MessageTemplate, **data) -> MessageTe
 
 def _locked(actor: User, message: OutboxMessage) -> OutboxMessage:
     scoping.require_visible(actor, message)
-    locked = OutboxMessage.objects.select_for_update().select_related("customer").get(pk=message.pk)
+    locked = (
+        OutboxMessage.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=message.pk)
+    )
     audit.locked(locked)
     if locked.claimed_until and locked.claimed_until > timezone.now():
         raise Conflict(_("This message is being sent right now. Look again in a minute."))
