@@ -80,6 +80,11 @@ bench: setup
 	$(BIN)/python benchmarks/shopfloor.py
 	$(BIN)/python benchmarks/import_bench.py
 	$(BIN)/python benchmarks/archive.py --scale $(BENCH_SCALE) $(BENCH_ARCHIVE_ARGS)
+	$(BIN)/python benchmarks/settle.py
+	$(BIN)/python benchmarks/messages.py
+	$(BIN)/python benchmarks/maintenance.py
+	$(BIN)/python benchmarks/rules_scan.py
+	$(BIN)/python benchmarks/rfm.py
 
 lint: $(VENV)/.synced
 	$(BIN)/ruff check .
