@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from autocrm.automation import views
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("tasks/<int:pk>/complete/", views.task_complete, name="task_complete"),
     path("tasks/<int:pk>/cancel/", views.task_cancel, name="task_cancel"),
     path("tasks/<int:pk>/reassign/", views.task_reassign, name="task_reassign"),
+    path("", include("autocrm.automation.urls_rules")),
 ]

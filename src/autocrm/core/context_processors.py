@@ -25,6 +25,7 @@ NAV = [
     ("field_list", _("Custom fields"), "fields.manage"),
     ("checklist_list", _("Checklists"), "inspection.manage"),
     ("process_edit", _("Process"), "process.manage"),
+    ("rule_list", _("Rules"), "rules.manage"),
 ]
 # Set-up pages an administrator opens now and then: folded into one "Admin" menu so the
 # daily pages stay on one line.
