@@ -26,6 +26,7 @@ from autocrm.feedback.models import Survey
 from autocrm.imports.models import ImportJob, ImportProfile
 from autocrm.messaging.models import MessageAttempt, MessageTemplate, OutboxMessage
 from autocrm.portal.models import PortalLink
+from autocrm.reports.models import SavedReport
 from autocrm.service.models import (
     Inspection,
     InspectionResult,
@@ -237,6 +238,12 @@ BUILDERS = {
     "automation.Task": (
         lambda w: Task.objects.create(org=w.org, store=w.a1, title="回访", role="service_advisor"),
         {"title": "改"},
+    ),
+    "reports.SavedReport": (
+        lambda w: SavedReport.objects.create(
+            org=w.org, owner=w.hq, name="月度工单", dataset="work_orders", measures=[]
+        ),
+        {"name": "改"},
     ),
     "automation.Rule": (
         lambda w: Rule.objects.create(

@@ -56,3 +56,8 @@ def get_kpi(request, params: Query[KpiQuery]):
         group_by=params.group_by or None,
         churn_days=params.churn_days,
     )
+
+
+from autocrm.reports.builder_api import router as builder_router  # noqa: E402
+
+router.add_router("/reports", builder_router)

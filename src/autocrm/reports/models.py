@@ -112,3 +112,52 @@ class CustomerRFM(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.r}{self.f}{self.m} {self.segment}"
+
+
+class SavedReport(models.Model):
+    """A report someone built with the report builder: a dataset, up to three dimensions,
+    measures and a condition tree; run on the viewer's scope (``reports.builder.run``)."""
+
+    scope_org = "org"
+    scope_store = None
+
+    class Chart(models.TextChoices):
+        BAR = "bar", _("Bar chart")
+        LINE = "line", _("Line chart")
+        PIE = "pie", _("Pie chart")
+        TABLE = "table", _("Table")
+        PIVOT = "pivot", _("Pivot table")
+
+    class Schedule(models.TextChoices):
+        NONE = "", _("Not scheduled")
+        DAILY = "daily", _("Daily")
+        WEEKLY = "weekly", _("Weekly")
+        MONTHLY = "monthly", _("Monthly")
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("name"), max_length=80)
+    dataset = models.CharField(_("dataset"), max_length=20)
+    dimensions = models.JSONField(_("dimensions"), default=list, blank=True)
+    measures = models.JSONField(_("measures"), default=list, blank=True)
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    period = models.CharField(_("period"), max_length=20, default="last_12_months")
+    chart = models.CharField(_("chart"), max_length=10, choices=Chart.choices, default="bar")
+    shared_roles = models.JSONField(_("shared with roles"), default=list, blank=True)
+    pinned = models.BooleanField(_("pinned to the dashboard"), default=False)
+    schedule = models.CharField(
+        _("schedule"), max_length=10, choices=Schedule.choices, default="", blank=True
+    )
+    recipients = models.JSONField(_("email recipients"), default=list, blank=True)
+    last_sent_at = models.DateTimeField(_("last sent"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("saved report")
+        verbose_name_plural = _("saved reports")
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["org", "owner"], name="savedreport_org_owner")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -23,3 +23,6 @@ def refresh_rfm() -> None:
     from autocrm.reports.rfm import compute
 
     compute()
+
+
+from autocrm.reports.builder_tasks import send_scheduled_reports  # noqa: E402,F401

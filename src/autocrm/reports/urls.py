@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from autocrm.reports import drill_views, rfm_views, views
 
@@ -6,5 +6,6 @@ urlpatterns = [
     path("reports/", views.dashboard, name="reports_dashboard"),
     path("reports/drill/", drill_views.drill_page, name="reports_drill"),
     path("reports/drill/orders/", drill_views.drill_orders, name="reports_drill_orders"),
+    path("reports/builder/", include("autocrm.reports.builder_urls")),
     path("reports/rfm/", rfm_views.rfm_page, name="reports_rfm"),
 ]
