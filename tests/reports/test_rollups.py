@@ -223,3 +223,32 @@ def test_cli_rebuild(world, capsys):
     assert DailyStoreStat.objects.get().car_count == 1
     assert cli.main(["reports", "rebuild", "--store", "nope"]) == 2
     assert cli.main(["reports", "rebuild", "--from", "2026-13-01"]) == 2
+
+
+def test_settlements_piled_up_are_recomputed_once_per_store_day(world, monkeypatch):
+    """The worker takes every work order noted since its last run and recomputes each of
+    their store-days once; the noted rows are then gone."""
+    from autocrm.reports.models import RollupPending
+
+    orders = []
+    for name in ("吴一", "吴二", "吴三"):
+        car = cf.vehicle(cf.customer(world.a1, name=name))
+        orders.append(
+            finish(world, order(world, car, {"kind": "labour", "name": "检查", "unit_price": 80}))
+        )
+    # As if the events had come while the worker was busy: noted, not yet recomputed.
+    DailyStoreStat.objects.all().delete()
+    DailyStaffStat.objects.all().delete()
+    for wo in orders:
+        RollupPending.objects.create(work_order_id=wo.pk)
+    calls = []
+    real = rollups.recompute_store_day
+    monkeypatch.setattr(
+        rollups, "recompute_store_day", lambda s, d: calls.append((s, d)) or real(s, d)
+    )
+    assert rollups.flush_pending() == 1
+    assert calls == [(world.a1.pk, timezone.localdate())]
+    assert not RollupPending.objects.exists()
+    assert stored()[0][(world.a1.pk, timezone.localdate())]["car_count"] == 3
+    assert_matches_scratch()
+    assert rollups.flush_pending() == 0

@@ -161,3 +161,20 @@ class SavedReport(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RollupPending(models.Model):
+    """Work orders whose store-days wait to be recomputed. Events only add a row; the worker
+    takes whatever has piled up and recomputes each store-day once, so a busy store settling
+    many orders at once costs one recompute per batch rather than one per order."""
+
+    work_order_id = models.BigIntegerField()
+    previous_days = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("pending rollup")
+        verbose_name_plural = _("pending rollups")
+
+    def __str__(self) -> str:
+        return f"work order {self.work_order_id}"

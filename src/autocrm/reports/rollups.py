@@ -312,11 +312,45 @@ def refresh_work_order(work_order_id: int, previous_days: Iterable[str] = ()) ->
         recompute_store_day(store, day)
 
 
+def flush_pending(limit: int = 5000) -> int:
+    """Recompute the store-days of the work orders waiting in ``RollupPending``, each
+    store-day once, then drop those rows; returns the number of store-days recomputed.
+
+    Rows added while this runs are kept for the next run (their own task follows). Two
+    workers flushing at once at worst recompute a day twice: a recompute is idempotent."""
+    from autocrm.reports.models import RollupPending
+
+    rows = list(
+        RollupPending.objects.order_by("pk").values_list("pk", "work_order_id", "previous_days")[
+            :limit
+        ]
+    )
+    if not rows:
+        return 0
+    previous: dict[int, set[str]] = {}
+    for _pk, work_order_id, days in rows:
+        previous.setdefault(work_order_id, set()).update(days or ())
+    touched: set[tuple[int, datetime.date]] = set()
+    stores = dict(WorkOrder.objects.filter(pk__in=list(previous)).values_list("pk", "store_id"))
+    for work_order_id, days in previous.items():
+        touched |= days_touched(work_order_id)
+        if work_order_id in stores:
+            touched |= {(stores[work_order_id], datetime.date.fromisoformat(d)) for d in days}
+    for store, day in sorted(touched):
+        recompute_store_day(store, day)
+    RollupPending.objects.filter(pk__in=[pk for pk, _wo, _days in rows]).delete()
+    return len(touched)
+
+
 def on_event(payload: dict) -> None:
-    """Event subscriber: hand the refresh to the worker."""
+    """Event subscriber (after the commit): note the work order and wake the worker."""
     work_order_id = payload.get("work_order_id")
     if work_order_id is None:
         return
+    from autocrm.reports.models import RollupPending
     from autocrm.reports.tasks import refresh_rollups
 
-    refresh_rollups(int(work_order_id), list(payload.get("previous_days") or ()))
+    RollupPending.objects.create(
+        work_order_id=int(work_order_id), previous_days=list(payload.get("previous_days") or ())
+    )
+    refresh_rollups()

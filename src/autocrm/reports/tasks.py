@@ -9,11 +9,12 @@ from autocrm.core.jobs import autocrm_task
 
 
 @autocrm_task()
-def refresh_rollups(work_order_id: int, previous_days: list[str] | None = None) -> None:
-    """Recompute the store-days an event on this work order touched (idempotent)."""
-    from autocrm.reports.rollups import refresh_work_order
+def refresh_rollups() -> None:
+    """Recompute the store-days of the work orders noted since the last run (idempotent)."""
+    from autocrm.reports.rollups import flush_pending
 
-    refresh_work_order(work_order_id, previous_days or ())
+    while flush_pending():
+        pass
 
 
 # huey schedules in UTC: 18:41 UTC is 02:41 in Shanghai.
