@@ -15,9 +15,10 @@ from autocrm.core import events
 from autocrm.reports import rollups
 from autocrm.reports.models import DailyStaffStat, DailyStoreStat
 from autocrm.service import services
-from autocrm.service.models import Payment, ServiceSettings, TimeEntry, WorkOrder
+from autocrm.service.models import Payment, TimeEntry, WorkOrder
 from tests import customer_factories as cf
 from tests import service_factories as sf
+from tests.floor import finish
 
 CENT = Decimal("0.01")
 FIN = ("settled", "closed")
@@ -104,24 +105,6 @@ def order(world, car, *lines):
     services.record_approval(
         world.advisor_a1, wo, {ln.pk: "approved" for ln in made}, channel="in_person"
     )
-    return wo
-
-
-def finish(world, wo, payments=None):
-    wo.refresh_from_db()
-    services.perform(world.advisor_a1, wo, "start")
-    for line in wo.lines.filter(approval="approved"):
-        services.assign_line(world.advisor_a1, line, [world.tech_a1.pk])
-        services.clock_on(world.tech_a1, line)
-        services.mark_line_done(world.tech_a1, line)
-    services.perform(world.tech_a1, wo, "qc")
-    items = ServiceSettings.objects.get(store=wo.store).qc_items
-    services.record_qc(world.tech_a1, wo, checks={name: True for name in items})
-    wo.refresh_from_db()
-    if payments is None:
-        payments = [{"method": "cash", "amount": str(wo.total)}]
-    services.perform(world.advisor_a1, wo, "settle", payments=payments)
-    wo.refresh_from_db()
     return wo
 
 

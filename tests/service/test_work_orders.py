@@ -10,10 +10,11 @@ from autocrm.core.errors import Conflict, Forbidden, Invalid, NotFound
 from autocrm.customers.models import Customer, Interaction
 from autocrm.messaging.models import OutboxMessage
 from autocrm.service import services
-from autocrm.service.models import Payment, Recommendation, ServiceSettings, WorkOrder
+from autocrm.service.models import Payment, Recommendation, WorkOrder
 from autocrm.service.models import WorkOrderLine as Line
 from tests import customer_factories as cf
 from tests import service_factories as sf
+from tests.floor import finish
 
 pytestmark = pytest.mark.django_db
 
@@ -196,25 +197,6 @@ def test_declined_line_becomes_a_recommendation_and_resurfaces(world, car):
 
 def open_order_later(world, car):
     return services.create_work_order(world.advisor_a1, vehicle=car, mileage_in=13000)
-
-
-def finish(world, wo, payments=None):
-    """Start → done → QC → settle, the way the floor does it."""
-    wo.refresh_from_db()
-    services.perform(world.advisor_a1, wo, "start")
-    for line in wo.lines.filter(approval="approved"):
-        services.assign_line(world.advisor_a1, line, [world.tech_a1.pk])
-        services.clock_on(world.tech_a1, line)
-        services.mark_line_done(world.tech_a1, line)
-    services.perform(world.tech_a1, wo, "qc")
-    items = ServiceSettings.objects.get(store=wo.store).qc_items
-    services.record_qc(world.tech_a1, wo, checks={name: True for name in items})
-    wo.refresh_from_db()
-    if payments is None:
-        payments = [{"method": "cash", "amount": str(wo.total)}]
-    services.perform(world.advisor_a1, wo, "settle", payments=payments)
-    wo.refresh_from_db()
-    return wo
 
 
 def test_whole_visit_settles_and_enriches_the_archive(world, car):
