@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from autocrm.core.errors import Conflict, NotFound
+from autocrm.automation import conditions as lang
+from autocrm.core.errors import Conflict, Invalid, NotFound
 from autocrm.core.models import CustomField
 from autocrm.service.models import WorkOrder
 from autocrm.workflow import conditions, processes, services
@@ -134,24 +135,24 @@ def test_compiled_conditions_run_as_sql(world):
         entity,
         world.org.pk,
     )
-    annotations, q = conditions.compile(tree, entity, world.org.pk)
-    found = set(
-        WorkOrder.objects.filter(store=world.a1)
-        .annotate(**annotations)
-        .filter(q)
-        .values_list("pk", flat=True)
-    )
+    # Saved in the rules engine's language, and compiled by it to one set-based query.
+    assert tree["any"][1] == {"field": "work_order.custom.fuel", "op": "gt", "value": "10.00"}
+    assert tree["any"][0]["all"][1] == {
+        "field": "work_order.mileage_in",
+        "op": "is_empty",
+        "value": False,
+    }
+    ctx = conditions.context(entity, world.org.pk)
+    rows = WorkOrder.objects.filter(store=world.a1)
+    found = set(lang.apply(rows, tree, ctx).values_list("pk", flat=True))
     assert found == {cheap.pk, dear.pk}
     negated = {"not": tree}
-    annotations, q = conditions.compile(negated, entity, world.org.pk)
-    assert (
-        not WorkOrder.objects.filter(pk__in=[cheap.pk, dear.pk])
-        .annotate(**annotations)
-        .filter(q)
-        .exists()
-    )
+    both = WorkOrder.objects.filter(pk__in=[cheap.pk, dear.pk])
+    assert not lang.apply(both, negated, conditions.context(entity, world.org.pk)).exists()
+    # Trees stored before the merge (bare fields, empty / set) still run.
     assert conditions.holds({"field": "status", "op": "in", "value": ["draft"]}, entity, cheap)
     assert not conditions.holds({"field": "advisor", "op": "set"}, entity, cheap)
+    assert conditions.holds({"field": "work_order.advisor", "op": "is_empty"}, entity, cheap)
     text = conditions.describe(tree, entity, world.org.pk)
     assert text == "(合计 ≥ 3000.00 且 进厂里程（公里） 已填写 或 油量 > 10.00)"
 
@@ -194,3 +195,92 @@ def test_board_card_shows_owner_and_limit(world, flow):
         c for c in board.columns if c.stage.process_stage_id == pstage(process, "repair").pk
     )
     assert (repair.owner, repair.limit) == ("技师", "2 工作小时")
+
+
+def test_conditions_stored_before_the_merge_are_upgraded(world, flow):
+    """Transitions saved with bare fields and empty / set keep working, and the data
+    migration rewrites them in the rules engine's language."""
+    import importlib
+
+    from django.apps import apps
+
+    from autocrm.workflow.models import Transition
+
+    process, cols = flow
+    legacy = {
+        "all": [
+            {"field": "total", "op": "gt", "value": "2000.00"},
+            {"field": "paid", "op": "empty"},
+        ]
+    }
+    Transition.objects.create(
+        process=process,
+        source=pstage(process, "estimate"),
+        target=pstage(process, "repair"),
+        condition=legacy,
+    )
+    entity = spec("work_order")
+    assert conditions.describe(legacy, entity, world.org.pk) == "合计 > 2000.00 且 已付 为空"
+    wo = order_at(world.a1, cols["estimate"], total=Decimal("1500.00"))
+    with pytest.raises(Conflict) as err:
+        services.move(world.manager_a1, wo, cols["repair"].pk)
+    assert "合计 > 2000.00" in str(err.value.message)
+    migration = importlib.import_module("autocrm.workflow.migrations.0003_unify_conditions")
+    migration.forwards(apps, None)
+    assert Transition.objects.get().condition == {
+        "all": [
+            {"field": "work_order.total", "op": "gt", "value": "2000.00"},
+            {"field": "work_order.paid", "op": "is_empty"},
+        ]
+    }
+    assert conditions.upgrade({"field": "custom.fuel", "op": "set"}, "work_order") == {
+        "field": "work_order.custom.fuel",
+        "op": "is_empty",
+        "value": False,
+    }
+
+
+def test_conditions_may_name_related_records(world, flow):
+    """The whole catalog of the language is open to transitions: the customer's fields too."""
+    process, cols = flow
+    entity = spec("work_order")
+    names = {item["field"] for item in conditions.catalog(entity, world.org.pk)["fields"]}
+    assert {"work_order.total", "work_order.advisor", "customer.level"} <= names
+    saved = processes.save_transition(
+        world.hq,
+        "work_order",
+        source="estimate",
+        target="repair",
+        condition={"field": "customer.name", "op": "eq", "value": "nobody at all"},
+    )
+    assert conditions.describe(saved.condition, entity, world.org.pk).startswith("客户.")
+    wo = order_at(world.a1, cols["estimate"])
+    with pytest.raises(Conflict):
+        services.move(world.manager_a1, wo, cols["repair"].pk)
+    with pytest.raises(Invalid) as err:  # event-only leaves are refused for transitions
+        processes.save_transition(
+            world.hq,
+            "work_order",
+            source="estimate",
+            target="repair",
+            condition={"field": "work_order.total", "op": "changed"},
+        )
+    assert "condition" in err.value.fields
+
+
+def test_values_typed_in_the_editor_are_stored_in_their_type(world):
+    entity = spec("work_order")
+    clean = conditions.clean
+    assert clean(
+        {"field": "work_order.old_parts_returned", "op": "eq", "value": "是"}, entity, world.org.pk
+    ) == {"field": "work_order.old_parts_returned", "op": "eq", "value": True}
+    assert clean(
+        {"field": "work_order.mileage_in", "op": "in", "value": "5, 6、7"}, entity, world.org.pk
+    ) == {"field": "work_order.mileage_in", "op": "in", "value": [5, 6, 7]}
+    assert clean(
+        {"field": "work_order.opened_at", "op": "days_since", "value": "3"}, entity, world.org.pk
+    ) == {"field": "work_order.opened_at", "op": "days_since", "value": 3}
+    for bad in ("1e40", "lots"):
+        with pytest.raises(Invalid) as err:
+            clean({"field": "total", "op": "gt", "value": bad}, entity, world.org.pk)
+        assert "condition" in err.value.fields

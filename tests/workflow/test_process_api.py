@@ -34,6 +34,10 @@ def test_read_the_process(world):
     names = {field["name"]: field for field in body["fields"]}
     assert names["promised_at"]["label"] == "承诺交车时间"
     assert names["custom.fuel"]["kind"] == "integer"
+    catalog = {field["field"]: field for field in body["condition_fields"]}
+    assert catalog["work_order.custom.fuel"]["type"] == "int"
+    assert "gt" in [op["op"] for op in catalog["work_order.total"]["ops"]]
+    assert "customer.level" in catalog
     assert api_client_for(world.tech_a1).get(URL).json()["version"] == 1  # board users read it
     assert_error(api_client_for(f.staff(world.org, "marketing", stores=[world.a1])).get(URL), 403)
     other = api_client_for(world.other_admin).get(URL).json()
@@ -118,6 +122,11 @@ def test_put_transitions(world):
         ("repair", "qc"),
     ]
     assert body["transitions"][0]["tiers"][1] == {"over": "2000.00", "role": "region_manager"}
+    assert body["transitions"][0]["condition"] == {
+        "field": "work_order.total",
+        "op": "gt",
+        "value": "2000.00",
+    }
     response = send_json(client, "put", f"{URL}/transitions", {"transitions": transitions[:1]})
     assert len(response.json()["transitions"]) == 1 and Transition.objects.count() == 1
     bad = send_json(

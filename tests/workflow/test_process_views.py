@@ -111,7 +111,7 @@ def test_adding_a_transition_with_condition_and_tiers(world, login):
             "nt-source": estimate.pk,
             "nt-target": repair.pk,
             "nt-allowed_roles": ["service_advisor", "store_manager"],
-            "nt-condition_field": "total",
+            "nt-condition_field": "work_order.total",
             "nt-condition_op": "gt",
             "nt-condition_value": "2000",
             "nt-approval": "tiered",
@@ -124,7 +124,7 @@ def test_adding_a_transition_with_condition_and_tiers(world, login):
     )
     assert response.status_code == 302
     t = Transition.objects.get(source=estimate, target=repair)
-    assert t.condition == {"field": "total", "op": "gt", "value": "2000.00"}
+    assert t.condition == {"field": "work_order.total", "op": "gt", "value": "2000.00"}
     assert t.tiers == [
         {"over": "500.00", "role": "store_manager"},
         {"over": "2000.00", "role": "region_manager"},
@@ -132,6 +132,9 @@ def test_adding_a_transition_with_condition_and_tiers(world, login):
     html = client.get("/process/").content.decode()
     assert "待客户确认 → 维修中" in html and "合计 &gt; 2000.00" in html
     assert "超过 ¥500.00：店长" in html
+    # The condition pickers come from the rules engine's catalog, grouped by record.
+    assert 'value="customer.level"' in html and 'value="work_order.advisor"' in html
+    assert '<optgroup label="客户">' in html and '<option value="set">已填写</option>' in html
     # Saving the existing one changes its rules, never its stages.
     response = client.post(
         f"/process/transitions/{t.pk}/",

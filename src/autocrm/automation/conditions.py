@@ -389,15 +389,16 @@ def fields_for(entity: str, org_id: int | None) -> dict[str, Field]:
     return {k: f for k, f in every.items() if f.namespace in spaces}
 
 
-def catalog(entity: str, org_id: int | None = None) -> dict:
+def catalog(entity: str, org_id: int | None = None, fields: dict | None = None) -> dict:
     """What a rule builder offers for ``entity``: fields grouped by namespace, with their
-    type, labels and allowed ops (labels in the active language, Chinese by default)."""
+    type, labels and allowed ops (labels in the active language, Chinese by default).
+    ``fields`` replaces the whitelist (a caller's ``Context.fields``), if given."""
     if entity not in ENTITIES:
         raise Invalid(fields={"entity": _("Choose one of the listed record types.")})
     ops = op_labels()
     spaces = namespace_labels()
     out = []
-    for spec in fields_for(entity, org_id).values():
+    for spec in (fields if fields is not None else fields_for(entity, org_id)).values():
         out.append(
             {
                 "field": spec.key,

@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema
 
 from autocrm.core.errors import Invalid
 from autocrm.core.services import require
-from autocrm.workflow import approvals, processes, selectors
+from autocrm.workflow import approvals, conditions, processes, selectors
 from autocrm.workflow.entities import fields_of, spec
 from autocrm.workflow.models import ApprovalRequest
 
@@ -62,6 +62,9 @@ class ProcessOut(Schema):
     stages: list[ProcessStageOut]
     transitions: list[TransitionOut]
     fields: list[FieldOut]
+    # What a transition's condition may name: the condition language's catalog
+    # (``autocrm.automation.conditions.catalog``), with field, label, type and ops.
+    condition_fields: list[dict[str, Any]]
 
 
 class ProcessStageIn(Schema):
@@ -157,7 +160,7 @@ def _process_out(request, entity: str) -> dict:
                 "source": keys[t.source_id],
                 "target": keys[t.target_id],
                 "allowed_roles": t.allowed_roles,
-                "condition": t.condition,
+                "condition": conditions.upgrade(t.condition or {}, entity_spec.code),
                 "approval": t.approval,
                 "approval_role": t.approval_role,
                 "approvers": t.approvers,
@@ -168,6 +171,7 @@ def _process_out(request, entity: str) -> dict:
             for t in (found.transition_list if found else [])
         ],
         "fields": [{"name": n, "label": f.label, "kind": f.kind} for n, f in fields.items()],
+        "condition_fields": conditions.catalog(entity_spec, request.user.org_id)["fields"],
     }
 
 

@@ -1,21 +1,26 @@
-"""Conditions of transitions: small JSON trees compiled to ORM ``Q`` objects, never ``eval``.
+"""Conditions of transitions, in the rules engine's condition language.
 
-A leaf is ``{"field": "total", "op": "gt", "value": "2000"}``; branches are ``{"all": [...]}``,
-``{"any": [...]}`` and ``{"not": {...}}``; ``{}`` always holds. Fields come from the entity's
-registry (custom fields as ``custom.<key>``). ``clean`` checks a tree and gives it back with its
-values normalised (amounts as strings of two decimals); ``compile`` gives annotations and a
-``Q`` for any queryset of the entity, so a rule can also run set-based over many records;
-``holds`` asks the database about one record; ``describe`` says the condition in words."""
+A transition's condition is the same JSON tree as a rule's (``autocrm.automation.conditions``):
+leaves such as ``{"field": "work_order.total", "op": "gt", "value": "2000.00"}``, branches
+``all`` / ``any`` / ``not``, ``{}`` always holds; it is checked by ``validate`` and compiled to a
+``Q`` by ``apply`` there. This module only adds what the process engine needs around it:
+
+* the record's own fields the process engine always offered (advisor, promised time, ...) join
+  the whitelist for transitions (``fields``);
+* trees stored before the merge named the record's fields bare (``total``, ``custom.fuel``) and
+  used ``empty`` / ``set``: ``upgrade`` turns them into today's form when read;
+* ``clean`` accepts what the editor's form sends (text) and stores values normalised (amounts
+  as strings of two decimals), ``holds`` asks the database about one record, ``describe`` says
+  the condition in words (``合计 > 2000.00 且 进厂里程（公里） 已填写``)."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import DecimalField, Q
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
 
+from autocrm.automation import conditions as lang
 from autocrm.core.errors import Invalid
 from autocrm.workflow.entities import (
     BOOLEAN,
@@ -24,246 +29,237 @@ from autocrm.workflow.entities import (
     INTEGER,
     MOMENT,
     MONEY,
-    NUMERIC,
     PERSON,
-    TEXT,
     EntitySpec,
-    FieldSpec,
-    fields_of,
 )
 
-MAX_LEAVES = 20
-MAX_DEPTH = 4
-COMPARE = {"gt", "gte", "lt", "lte"}
-OPS_BY_KIND = {
-    MONEY: {"eq", "ne", *COMPARE, "empty", "set"},
-    INTEGER: {"eq", "ne", *COMPARE, "empty", "set"},
-    DATE: {"eq", "ne", *COMPARE, "empty", "set"},
-    TEXT: {"eq", "ne", "empty", "set"},
-    CHOICE: {"eq", "ne", "in", "empty", "set"},
-    MOMENT: {"empty", "set"},
-    PERSON: {"empty", "set"},
-    BOOLEAN: {"eq"},
+NAMESPACES = frozenset(lang.NAMESPACE_MODELS)
+# The process registry's kinds as the language's field types.
+TYPES = {
+    MONEY: "number",
+    INTEGER: "int",
+    DATE: "date",
+    MOMENT: "datetime",
+    CHOICE: "choice",
+    BOOLEAN: "bool",
+    PERSON: "int",
 }
-OP_SIGNS = {
-    "eq": "=",
-    "ne": "≠",
-    "gt": ">",
-    "gte": "≥",
-    "lt": "<",
-    "lte": "≤",
-}
+OP_SIGNS = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
+YES = {"1", "true", "yes", "是"}
+NO = {"0", "false", "no", "否"}
 
 
-def op_labels() -> dict[str, str]:
-    return {
-        "eq": _("equals"),
-        "ne": _("differs from"),
-        "gt": _("is more than"),
-        "gte": _("is at least"),
-        "lt": _("is less than"),
-        "lte": _("is at most"),
-        "in": _("is one of"),
-        "empty": _("is empty"),
-        "set": _("is filled in"),
-    }
+def fields(entity: EntitySpec, org_id: int | None) -> dict[str, lang.Field]:
+    """The language's whitelist for the entity, plus the record's own fields that the process
+    registry names and the whitelist lacks (so conditions saved on them keep working)."""
+    found = dict(lang.fields_for(entity.code, org_id))
+    for spec in entity.fields():
+        key = f"{entity.code}.{spec.name}"
+        if key in found or spec.is_custom:
+            continue
+        path = spec.lookup or spec.name
+        found[key] = lang.Field(
+            key=key,
+            path=path,
+            type=TYPES.get(spec.kind, "text"),
+            label=spec.label,
+            choices=spec.choices,
+            attname=path if spec.kind == PERSON else spec.name,
+        )
+    return found
 
 
-def _bad(message: str) -> Invalid:
-    return Invalid(fields={"condition": message})
+def context(entity: EntitySpec, org_id: int | None) -> lang.Context:
+    return lang.Context(entity.code, org_id, fields=fields(entity, org_id))
 
 
-def _value(spec: FieldSpec, op: str, raw):
-    if op in ("empty", "set"):
-        return None
-    if op == "in":
-        values = raw if isinstance(raw, list) else [raw]
-        values = [str(v).strip() for v in values if str(v).strip()]
-        allowed = {v for v, _label in spec.choices}
-        if not values or (allowed and not set(values) <= allowed):
-            raise _bad(_("%(field)s: choose from its listed values.") % {"field": spec.label})
-        return values
-    if spec.kind in NUMERIC:
-        try:
-            number = Decimal(str(raw).strip().replace(",", ""))
-        except (InvalidOperation, ValueError):
-            raise _bad(_("%(field)s: enter a number.") % {"field": spec.label}) from None
-        if not number.is_finite() or abs(number) >= Decimal("1e12"):
-            raise _bad(_("%(field)s: enter a number.") % {"field": spec.label})
-        if spec.kind == INTEGER:
-            if number != number.to_integral_value():
-                raise _bad(_("%(field)s: enter a whole number.") % {"field": spec.label})
-            return int(number)
-        return str(number.quantize(Decimal("0.01")))
-    if spec.kind == BOOLEAN:
-        if isinstance(raw, bool):
-            return raw
-        text = str(raw).strip().lower()
-        if text in ("1", "true", "yes", "是"):
-            return True
-        if text in ("0", "false", "no", "否"):
-            return False
-        raise _bad(_("%(field)s: answer yes or no.") % {"field": spec.label})
-    text = str(raw if raw is not None else "").strip()
-    if spec.kind == DATE:
-        import datetime
+def catalog(entity: EntitySpec, org_id: int | None) -> dict:
+    """What the transition editor offers: the language's catalog for the entity."""
+    return lang.catalog(entity.code, org_id, fields=fields(entity, org_id))
 
-        try:
-            return datetime.date.fromisoformat(text).isoformat()
-        except ValueError:
-            raise _bad(
-                _("%(field)s: enter a date like 2026-03-05.") % {"field": spec.label}
-            ) from None
-    if spec.kind == CHOICE:
-        allowed = {v for v, _label in spec.choices}
-        if allowed and text not in allowed:
-            raise _bad(_("%(field)s: choose from its listed values.") % {"field": spec.label})
-    if not text or len(text) > 200:
-        raise _bad(_("%(field)s: enter the value to compare with.") % {"field": spec.label})
-    return text
+
+def editor_choices(entity: EntitySpec, org_id: int | None) -> tuple[list, list]:
+    """The editor's pickers from the catalog: fields grouped by record, and the ops (with
+    "is filled in", saved as ``is_empty: false``); ``changed`` is for event rules only."""
+    found = catalog(entity, org_id)
+    groups: dict[str, list] = {}
+    for item in found["fields"]:
+        groups.setdefault(item["namespace_label"], []).append((item["field"], item["label"]))
+    ops = []
+    for item in found["ops"]:
+        if item["op"] in lang.EVENT_OPS:
+            continue
+        ops.append((item["op"], item["label"]))
+        if item["op"] == "is_empty":
+            ops.append(("set", _("is filled in")))
+    return list(groups.items()), ops
+
+
+# --- stored trees of before ---------------------------------------------------------------
+
+
+def upgrade(tree, entity_code: str):
+    """``tree`` in today's form: bare field names get the entity's namespace (``total`` →
+    ``work_order.total``, ``custom.fuel`` → ``work_order.custom.fuel``), ``empty`` becomes
+    ``is_empty`` and ``set`` ``is_empty: false``. Anything else is given back as it is."""
+
+    def change(leaf: dict) -> dict:
+        leaf = dict(leaf)
+        name = leaf.get("field")
+        if isinstance(name, str) and name.split(".", 1)[0] not in NAMESPACES:
+            leaf["field"] = f"{entity_code}.{name}"
+        if leaf.get("op") == "empty":
+            leaf["op"] = "is_empty"
+            leaf.pop("value", None)
+        elif leaf.get("op") == "set":
+            leaf["op"], leaf["value"] = "is_empty", False
+        return leaf
+
+    return _map_leaves(tree, change)
+
+
+def _map_leaves(tree, change):
+    """The tree with each leaf replaced by ``change(leaf)``; malformed parts left as they are
+    (``validate`` refuses them)."""
+    if not isinstance(tree, dict) or not tree:
+        return tree
+    if "field" in tree:
+        return change(tree)
+    out = {}
+    for kind, body in tree.items():
+        if kind in ("all", "any") and isinstance(body, list):
+            out[kind] = [_map_leaves(child, change) for child in body]
+        elif kind == "not":
+            out[kind] = _map_leaves(body, change)
+        else:
+            out[kind] = body
+    return out
+
+
+# --- checking, running, saying ------------------------------------------------------------
+
+
+def _yes_no(text: str):
+    low = text.strip().lower()
+    return True if low in YES else False if low in NO else text
+
+
+def _from_text(ctx: lang.Context):
+    """Values as typed in the editor's form (text) in their JSON type, where it is plain."""
+
+    def change(leaf: dict) -> dict:
+        spec = ctx.fields.get(leaf.get("field"))
+        value = leaf.get("value")
+        if spec is None or not isinstance(value, str):
+            return leaf
+        leaf, op = dict(leaf), leaf.get("op")
+        if op == "in":
+            leaf["value"] = [v for v in re.split(r"[,，、\s]+", value) if v]
+        elif op in ("days_since", "days_until") and re.fullmatch(r"-?\d+", value.strip()):
+            leaf["value"] = int(value)
+        elif op == "is_empty" or spec.type == "bool":
+            leaf["value"] = _yes_no(value)
+        elif spec.type in ("int", "number"):
+            leaf["value"] = value.strip().replace(",", "")
+        return leaf
+
+    return change
+
+
+def _normalised(ctx: lang.Context):
+    """Amounts as strings of two decimals, whole numbers as numbers."""
+
+    def change(leaf: dict) -> dict:
+        spec = ctx.fields[leaf["field"]]
+        if "value" not in leaf or leaf.get("op") not in (*lang.COMPARE, "in"):
+            return leaf
+        label = f"{lang.namespace_labels()[spec.namespace]}.{spec.label}"
+        leaf = dict(leaf)
+        if spec.type == "number":
+            number = Decimal(str(leaf["value"]))
+            if not number.is_finite() or abs(number) >= Decimal("1e12"):
+                raise Invalid(
+                    fields={"condition": _("“%(field)s” needs a number.") % {"field": label}}
+                )
+            leaf["value"] = str(number.quantize(Decimal("0.01")))
+        elif spec.type == "int":
+            values = leaf["value"] if isinstance(leaf["value"], list) else [leaf["value"]]
+            values = [int(v) for v in values]
+            leaf["value"] = values if isinstance(leaf["value"], list) else values[0]
+        return leaf
+
+    return change
 
 
 def clean(tree, entity: EntitySpec, org_id: int) -> dict:
-    """The tree, checked and normalised; ``Invalid`` on ``condition`` with the reason."""
+    """The tree checked by the language and normalised; ``Invalid`` on ``condition`` with
+    the reason. Trees in the form of before are accepted and saved in today's."""
     if tree in (None, "", {}):
         return {}
-    if not isinstance(tree, dict):
-        raise _bad(_("A condition is a JSON object."))
-    fields = fields_of(entity, org_id)
-    leaves = 0
-
-    def walk(node, depth: int) -> dict:
-        nonlocal leaves
-        if not isinstance(node, dict) or depth > MAX_DEPTH:
-            raise _bad(_("The condition is not well formed."))
-        if "all" in node or "any" in node:
-            key = "all" if "all" in node else "any"
-            children = node[key]
-            if len(node) != 1 or not isinstance(children, list) or not children:
-                raise _bad(_("The condition is not well formed."))
-            return {key: [walk(child, depth + 1) for child in children]}
-        if "not" in node:
-            if len(node) != 1:
-                raise _bad(_("The condition is not well formed."))
-            return {"not": walk(node["not"], depth + 1)}
-        leaves += 1
-        if leaves > MAX_LEAVES:
-            raise _bad(_("At most %(n)d comparisons in one condition.") % {"n": MAX_LEAVES})
-        name, op = node.get("field"), node.get("op")
-        if set(node) - {"field", "op", "value"}:
-            raise _bad(_("The condition is not well formed."))
-        spec = fields.get(name) if isinstance(name, str) else None
-        if spec is None:
-            raise _bad(_("Unknown field: %(name)s.") % {"name": name})
-        if op not in OPS_BY_KIND[spec.kind]:
-            raise _bad(
-                _("%(field)s cannot be compared with “%(op)s”.") % {"field": spec.label, "op": op}
-            )
-        leaf = {"field": name, "op": op}
-        value = _value(spec, op, node.get("value"))
-        if value is not None:
-            leaf["value"] = value
-        return leaf
-
-    return walk(tree, 0)
-
-
-def compile(tree: dict, entity: EntitySpec, org_id: int) -> tuple[dict, Q]:  # noqa: A001
-    """Annotations the ``Q`` needs (custom fields read out of the JSON column) and the ``Q``."""
-    if not tree:
-        return {}, Q()
-    fields = fields_of(entity, org_id)
-    annotations: dict = {}
-
-    def column(spec: FieldSpec) -> str:
-        if not spec.is_custom:
-            return spec.lookup or spec.name
-        alias = f"_cf_{spec.custom_key.replace('-', '_')}"
-        if alias not in annotations:
-            text = KeyTextTransform(spec.custom_key, "custom")
-            if spec.kind in NUMERIC:
-                text = Cast(text, DecimalField(max_digits=20, decimal_places=4))
-            annotations[alias] = text
-        return alias
-
-    def leaf(node: dict) -> Q:
-        spec = fields[node["field"]]
-        op, value = node["op"], node.get("value")
-        if spec.is_custom and spec.kind == BOOLEAN:
-            return Q(**{spec.lookup: value}) if op == "eq" else Q()
-        col = column(spec)
-        if op == "empty":
-            q = Q(**{f"{col}__isnull": True})
-            if spec.kind in (TEXT, CHOICE, DATE):
-                q |= Q(**{col: ""})
-            return q
-        if op == "set":
-            q = Q(**{f"{col}__isnull": False})
-            if spec.kind in (TEXT, CHOICE, DATE):
-                q &= ~Q(**{col: ""})
-            return q
-        if spec.kind in NUMERIC:
-            value = Decimal(str(value))
-        if op == "eq":
-            return Q(**{col: value})
-        if op == "ne":
-            return ~Q(**{col: value}) | Q(**{f"{col}__isnull": True})
-        if op == "in":
-            return Q(**{f"{col}__in": value})
-        return Q(**{f"{col}__{op}": value})
-
-    def walk(node: dict) -> Q:
-        if "all" in node:
-            q = Q()
-            for child in node["all"]:
-                q &= walk(child)
-            return q
-        if "any" in node:
-            q = Q(pk__in=[])
-            for child in node["any"]:
-                q |= walk(child)
-            return q
-        if "not" in node:
-            return ~walk(node["not"])
-        return leaf(node)
-
-    return annotations, walk(tree)
+    ctx = context(entity, org_id)
+    tree = _map_leaves(upgrade(tree, entity.code), _from_text(ctx))
+    lang.validate(tree, ctx)
+    try:
+        return _map_leaves(tree, _normalised(ctx))
+    except (InvalidOperation, ValueError, TypeError):
+        raise Invalid(fields={"condition": _("The condition is not well formed.")}) from None
 
 
 def holds(tree: dict, entity: EntitySpec, obj) -> bool:
     """Whether the saved record meets the condition (one query; none for an empty tree)."""
     if not tree:
         return True
-    annotations, q = compile(tree, entity, obj.org_id)
-    return entity.model.objects.filter(pk=obj.pk).annotate(**annotations).filter(q).exists()
+    ctx = context(entity, obj.org_id)
+    rows = entity.model.objects.filter(pk=obj.pk)
+    return lang.apply(rows, upgrade(tree, entity.code), ctx).exists()
 
 
 def describe(tree: dict, entity: EntitySpec, org_id: int) -> str:
-    """The condition in words: ``合计 > 2000 且 进厂里程 已填写``."""
+    """The condition in words: ``合计 > 2000.00 且 进厂里程（公里） 已填写``; the record's own
+    fields by their label, others with their record's (``客户.等级 = VIP``)."""
     if not tree:
         return ""
-    fields = fields_of(entity, org_id)
-    labels = op_labels()
+    tree = upgrade(tree, entity.code)
+    known = fields(entity, org_id)
+    spaces = lang.namespace_labels()
+    labels = lang.op_labels()
 
-    def walk(node: dict) -> str:
+    def label(key) -> tuple[lang.Field | None, str]:
+        spec = known.get(key)
+        if spec is None:
+            return None, str(key)
+        if spec.namespace == entity.code:
+            return spec, str(spec.label)
+        return spec, f"{spaces[spec.namespace]}.{spec.label}"
+
+    def value_text(spec, value) -> str:
+        if isinstance(value, bool):
+            return _("yes") if value else _("no")
+        if spec is not None and spec.choices:
+            return str(dict(spec.choices).get(str(value), value))
+        return str(value)
+
+    def walk(node) -> str:
+        if not isinstance(node, dict):
+            return str(node)
         if "all" in node:
             return _(" and ").join(walk(c) for c in node["all"])
         if "any" in node:
             return "(" + _(" or ").join(walk(c) for c in node["any"]) + ")"
         if "not" in node:
             return _("not (%(c)s)") % {"c": walk(node["not"])}
-        spec = fields.get(node["field"])
-        label = spec.label if spec else node["field"]
-        op, value = node["op"], node.get("value")
-        if op in ("empty", "set"):
-            return f"{label} {labels[op]}"
+        spec, name = label(node.get("field"))
+        op, value = node.get("op"), node.get("value")
+        if op == "is_empty":
+            return f"{name} {labels['is_empty'] if value in (None, True) else _('is filled in')}"
         if op == "in":
-            names = dict(spec.choices) if spec else {}
-            return f"{label} {labels[op]} " + "、".join(names.get(v, v) for v in value)
-        if spec is not None and spec.kind == CHOICE:
-            value = dict(spec.choices).get(value, value)
-        if spec is not None and spec.kind == BOOLEAN:
-            value = _("yes") if value else _("no")
-        return f"{label} {OP_SIGNS.get(op, op)} {value}"
+            values = value if isinstance(value, list) else [value]
+            return f"{name} {labels['in']} " + "、".join(value_text(spec, v) for v in values)
+        if op in ("days_since", "days_until"):
+            cmp = node.get("cmp", "gte")
+            return f"{name} {labels[op]} {OP_SIGNS.get(cmp, cmp)} {value}"
+        if op in OP_SIGNS:
+            return f"{name} {OP_SIGNS[op]} {value_text(spec, value)}"
+        return f"{name} {labels.get(op, op)} {value_text(spec, value)}"
 
     return walk(tree)

@@ -107,7 +107,7 @@ class TransitionForm(StyledMixin, forms.Form):
         label=_("Or a condition as JSON"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_('e.g. {"all": [{"field": "total", "op": "gt", "value": 2000}]}'),
+        help_text=_('e.g. {"all": [{"field": "work_order.total", "op": "gt", "value": 2000}]}'),
     )
     approval = forms.ChoiceField(label=_("Approval"))
     approval_role = forms.ChoiceField(label=_("Approver role"), required=False)
@@ -119,17 +119,24 @@ class TransitionForm(StyledMixin, forms.Form):
     )
     amount_field = forms.ChoiceField(label=_("Amount the tiers look at"), required=False)
 
-    def __init__(self, *args, stage_choices=(), field_choices=(), amount_choices=(), **kwargs):
+    def __init__(
+        self,
+        *args,
+        stage_choices=(),
+        condition_fields=(),
+        condition_ops=(),
+        amount_choices=(),
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         from autocrm.core.roles import ROLE_CHOICES
-        from autocrm.workflow.conditions import op_labels
         from autocrm.workflow.models import Transition
 
         self.fields["source"].choices = list(stage_choices)
         self.fields["target"].choices = list(stage_choices)
         self.fields["allowed_roles"].choices = list(ROLE_CHOICES)
-        self.fields["condition_field"].choices = [("", _("Always")), *field_choices]
-        self.fields["condition_op"].choices = [("", "—"), *op_labels().items()]
+        self.fields["condition_field"].choices = [("", _("Always")), *condition_fields]
+        self.fields["condition_op"].choices = [("", "—"), *condition_ops]
         self.fields["approval"].choices = list(Transition.Approval.choices)
         self.fields["approval_role"].choices = _role_choices("—")
         self.fields["amount_field"].choices = [("", "—"), *amount_choices]
@@ -163,7 +170,7 @@ class TransitionForm(StyledMixin, forms.Form):
                 self.add_error("condition_json", _("This is not valid JSON."))
         elif data.get("condition_field"):
             leaf = {"field": data["condition_field"], "op": data.get("condition_op") or "eq"}
-            if leaf["op"] not in ("empty", "set"):
+            if leaf["op"] not in ("is_empty", "set"):
                 leaf["value"] = data.get("condition_value") or ""
             data["condition"] = leaf
         else:
@@ -191,10 +198,13 @@ class TransitionForm(StyledMixin, forms.Form):
         }
 
     @classmethod
-    def initial_for(cls, transition) -> dict:
+    def initial_for(cls, transition, entity_code: str) -> dict:
         from autocrm.core.models import User
+        from autocrm.workflow.conditions import upgrade
 
-        condition = transition.condition or {}
+        condition = upgrade(transition.condition or {}, entity_code)
+        if condition.get("op") == "is_empty" and condition.get("value") is False:
+            condition = {"field": condition["field"], "op": "set"}
         initial = {
             "source": transition.source_id,
             "target": transition.target_id,
@@ -208,10 +218,11 @@ class TransitionForm(StyledMixin, forms.Form):
             "amount_field": transition.amount_field,
         }
         if condition and set(condition) <= {"field", "op", "value"}:
+            value = condition.get("value", "")
             initial.update(
                 condition_field=condition.get("field"),
                 condition_op=condition.get("op"),
-                condition_value=condition.get("value", ""),
+                condition_value="、".join(map(str, value)) if isinstance(value, list) else value,
             )
         elif condition:
             initial["condition_json"] = json.dumps(condition, ensure_ascii=False)

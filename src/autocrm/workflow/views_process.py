@@ -17,8 +17,7 @@ from autocrm.core.forms import apply_service_error
 from autocrm.core.roles import ROLE_LABELS
 from autocrm.core.views import capability_required
 from autocrm.service.models import WorkOrder
-from autocrm.workflow import approvals, processes, selectors
-from autocrm.workflow.conditions import describe
+from autocrm.workflow import approvals, conditions, processes, selectors
 from autocrm.workflow.entities import fields_of, spec
 from autocrm.workflow.escalation import business_hours_label
 from autocrm.workflow.forms import DecisionForm, ProcessStageForm, StageDeleteForm, TransitionForm
@@ -61,12 +60,19 @@ def _choices(request, entity_code: str):
     return entity, fields, field_choices, amount_choices
 
 
+def _condition_choices(request, entity) -> dict:
+    """The transition form's pickers, from the condition language's catalog."""
+    condition_fields, condition_ops = conditions.editor_choices(entity, request.user.org_id)
+    return {"condition_fields": condition_fields, "condition_ops": condition_ops}
+
+
 def _page(request, entity_code: str, *, failed=None, status: int = 200):
     """The editor. ``failed`` is the bound form that was refused (shown with its errors)."""
     user = request.user
     processes.open_process(user, entity_code)
     process = selectors.process(user, entity_code)
     entity, fields, field_choices, amount_choices = _choices(request, entity_code)
+    pickers = _condition_choices(request, entity)
     stage_choices = [(s.pk, s.name) for s in process.stage_list]
     counts = dict(
         WorkOrder.objects.filter(org_id=user.org_id, stage__process_stage__process=process)
@@ -109,17 +115,17 @@ def _page(request, entity_code: str, *, failed=None, status: int = 200):
         prefix = f"t{transition.pk}"
         form = bound(prefix) or TransitionForm(
             prefix=prefix,
-            initial=TransitionForm.initial_for(transition),
+            initial=TransitionForm.initial_for(transition, entity.code),
             stage_choices=stage_choices,
-            field_choices=field_choices,
             amount_choices=amount_choices,
+            **pickers,
         )
         transition_rows.append(
             {
                 "transition": transition,
                 "form": form,
                 "roles": "、".join(str(ROLE_LABELS.get(r, r)) for r in transition.allowed_roles),
-                "condition": describe(transition.condition, entity, user.org_id),
+                "condition": conditions.describe(transition.condition, entity, user.org_id),
                 "approval": _approval_text(transition),
             }
         )
@@ -128,8 +134,8 @@ def _page(request, entity_code: str, *, failed=None, status: int = 200):
         prefix="nt",
         initial={"approval": Transition.Approval.NONE, "approvals_needed": 1},
         stage_choices=stage_choices,
-        field_choices=field_choices,
         amount_choices=amount_choices,
+        **pickers,
     )
     context = {
         "process": process,
@@ -232,14 +238,14 @@ def stage_delete(request, pk):
 
 
 def _transition_form(request, prefix: str, entity: str) -> TransitionForm:
-    _e, _f, field_choices, amount_choices = _choices(request, entity)
+    entity_spec, _f, _fc, amount_choices = _choices(request, entity)
     process = selectors.process(request.user, entity)
     return TransitionForm(
         request.POST,
         prefix=prefix,
         stage_choices=[(s.pk, s.name) for s in process.stage_list],
-        field_choices=field_choices,
         amount_choices=amount_choices,
+        **_condition_choices(request, entity_spec),
     )
 
 
