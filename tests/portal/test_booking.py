@@ -205,3 +205,51 @@ def test_honeypot_filled_by_robots_books_nothing(world):
     r = Client().post(book_path(world), form(website="http://spam.example"))
     assert r.status_code == 400
     assert not Appointment.objects.exists()
+
+
+def test_reminder_link_fills_in_the_customer_and_books_on_their_mobile(world):
+    from autocrm.messaging.services import booking_link
+    from tests import customer_factories as cf
+
+    owner = cf.customer(world.a1, name="钱七", mobile="13655556666")
+    cf.vehicle(owner, plate="京C77889")
+    link = booking_link(world.a1, owner)
+    assert link.startswith("http") and "?k=" in link
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    client = Client(enforce_csrf_checks=True)
+    page = client.get("/" + path)
+    html = page.content.decode()
+    # Name and car filled in; the mobile is never shown in full (the link may be forwarded).
+    assert 'value="钱七"' in html and 'value="京C77889"' in html
+    assert "136****6666" in html and "13655556666" not in html
+    token = path.split("?k=", 1)[1]
+    r = client.post(
+        book_path(world),
+        {
+            "csrfmiddlewaretoken": csrf_from(page),
+            **form(name="钱七", plate="京C77889", mobile="", k=token),
+        },
+    )
+    assert r.status_code == 302, r.content.decode()[:2000]
+    assert Appointment.objects.get(plate="京C77889").mobile == "13655556666"
+
+
+def test_tampered_or_expired_reminder_link_asks_for_details(world, settings):
+    from autocrm.portal import services as portal
+    from tests import customer_factories as cf
+
+    owner = cf.customer(world.a1, name="孙八", mobile="13655557777")
+    token = portal.invite_token(owner)
+    client = Client(enforce_csrf_checks=True)
+    for bad in (token[:-2] + "xx", "nonsense"):
+        html = client.get(book_path(world) + f"?k={bad}").content.decode()
+        assert "链接已过期" in html and "孙八" not in html
+    # Another org's store does not accept this org's customer.
+    assert portal.read_invite(token, world.b1) is None
+    # Without a valid link the mobile stays required.
+    page = client.get(book_path(world) + "?k=nonsense")
+    r = client.post(
+        book_path(world),
+        {"csrfmiddlewaretoken": csrf_from(page), **form(mobile="", k="nonsense")},
+    )
+    assert r.status_code == 422 and not Appointment.objects.exists()

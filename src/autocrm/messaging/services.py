@@ -204,11 +204,18 @@ def public_url(path: str) -> str:
     return f"{settings.AUTOCRM_PUBLIC_URL}{path}"
 
 
-def booking_link(store: Store) -> str:
+def booking_link(store: Store, customer: Customer | None = None) -> str:
+    """The store's booking page; for a customer, with a signed, expiring invitation that
+    fills in their name and car and books on their mobile without showing it."""
     try:
-        return public_url(reverse("portal_book", args=[store.org.code, store.code]))
+        url = public_url(reverse("portal_book", args=[store.org.code, store.code]))
     except NoReverseMatch:
         return ""
+    if customer is None:
+        return url
+    from autocrm.portal.services import invite_token
+
+    return f"{url}?k={invite_token(customer)}"
 
 
 def recipient_for(customer: Customer, channel: str) -> str:
@@ -227,10 +234,11 @@ def context_for(customer: Customer, store: Store, channel: str, context: dict | 
         "customer_name": customer.name,
         "store_name": store.name,
         "store_phone": store.phone,
-        "booking_link": booking_link(store),
         "unsubscribe_link": unsubscribe_link(customer, channel),
     }
     values.update({k: v for k, v in (context or {}).items() if v not in (None, "")})
+    if "booking_link" not in values:
+        values["booking_link"] = booking_link(store, customer)
     return values
 
 

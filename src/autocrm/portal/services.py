@@ -244,3 +244,37 @@ def book_online(store, **data):
                 code="too_many_bookings",
             )
     return appointments.book(None, store=store, **data)
+
+
+# --- personal booking invitations ---------------------------------------------------------
+
+INVITE_SALT = "autocrm.portal.booking-invite"
+INVITE_DAYS = 30
+
+
+def invite_token(customer) -> str:
+    """A signed, expiring token for a reminder's booking link (short: it goes into SMS): the
+    booking page opens with the customer's name and car filled in and books on their mobile
+    without showing it."""
+    return signing.dumps(customer.pk, salt=INVITE_SALT)
+
+
+def read_invite(token: str, store) -> dict | None:
+    """The invited customer's name, plate and mobile, or None when the token is expired,
+    tampered with or of another organisation's customer."""
+    from autocrm.customers.models import Customer, Vehicle
+
+    try:
+        pk = int(signing.loads(token, salt=INVITE_SALT, max_age=INVITE_DAYS * 24 * 3600))
+    except (signing.BadSignature, TypeError, ValueError):
+        return None
+    customer = Customer.objects.filter(pk=pk, org_id=store.org_id, erased_at__isnull=True).first()
+    if customer is None or not customer.mobile:
+        return None
+    plates = list(
+        Vehicle.objects.filter(owner=customer)
+        .order_by("-updated_at")
+        .values_list("plate", flat=True)[:2]
+    )
+    plate = plates[0] if len(plates) == 1 else ""  # several cars: the owner says which
+    return {"name": customer.name, "plate": plate, "mobile": customer.mobile}

@@ -437,15 +437,31 @@ def book(request, org_code, store_code):
     except NotFound as exc:
         return _error(request, exc)
     days = _days(conf)
+    source = request.GET if request.method == "GET" else request.POST
+    token = source.get("k", "").strip()[:400]
+    invite = services.read_invite(token, store) if token else None
     if request.method == "GET":
         day = _parse_day(request.GET.get("day"), days)
-        return render(request, "portal/book.html", _booking_context(store, conf, day))
+        values, errors = {}, {}
+        if invite is not None:
+            values = {"name": invite["name"], "plate": invite["plate"], "k": token}
+        elif token:
+            errors["invite"] = _(
+                "This booking link has expired. Please fill in your details below."
+            )
+        context = _booking_context(store, conf, day, values, errors)
+        context["invite_mobile"] = mask_mobile(invite["mobile"]) if invite else ""
+        return render(request, "portal/book.html", context)
     values = {
         k: request.POST.get(k, "").strip()
         for k in ("day", "slot", "name", "mobile", "plate", "package", "note")
     }
     day = _parse_day(values["day"], days)
     errors: dict = {}
+    mobile = values["mobile"]
+    if invite is not None:
+        values["k"] = token
+        mobile = mobile or invite["mobile"]  # the reminder's customer need not type it
     if request.POST.get("website"):  # a field people never see: only robots fill it in
         errors["form"] = _("Your booking could not be taken. Please call the store.")
         return render(
@@ -474,7 +490,7 @@ def book(request, org_code, store_code):
         appt = services.book_online(
             store,
             name=values["name"],
-            mobile=values["mobile"],
+            mobile=mobile,
             plate=values["plate"],
             starts_at=starts_at,
             package_id=values["package"] or None,
@@ -489,6 +505,7 @@ def book(request, org_code, store_code):
         elif not exc.fields:
             errors["form"] = str(exc.message)
         context = _booking_context(store, conf, day, values, errors)
+        context["invite_mobile"] = mask_mobile(invite["mobile"]) if invite else ""
         return render(request, "portal/book.html", context, status=exc.status)
     ref = signing.dumps(appt.pk, salt=BOOKING_SALT)
     return redirect("portal_book_done", org_code=org_code, store_code=store_code, ref=ref)
