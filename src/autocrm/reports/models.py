@@ -168,6 +168,9 @@ class RollupPending(models.Model):
     takes whatever has piled up and recomputes each store-day once, so a busy store settling
     many orders at once costs one recompute per batch rather than one per order."""
 
+    scope_org = None  # the worker's own bookkeeping, never read by people
+    scope_store = None
+
     work_order_id = models.BigIntegerField()
     previous_days = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -11,10 +11,17 @@ from autocrm.core.jobs import autocrm_task
 @autocrm_task()
 def refresh_rollups() -> None:
     """Recompute the store-days of the work orders noted since the last run (idempotent)."""
-    from autocrm.reports.rollups import flush_pending
+    from autocrm.reports.rollups import flush_all
 
-    while flush_pending():
-        pass
+    flush_all()
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def sweep_rollups() -> None:
+    """Every 5 minutes: recompute anything noted but not yet picked up (cheap when empty)."""
+    from autocrm.reports.rollups import flush_all
+
+    flush_all()
 
 
 # huey schedules in UTC: 18:41 UTC is 02:41 in Shanghai.
