@@ -114,3 +114,37 @@ def test_bad_input_is_422_in_chinese(world, params, field, message):
     assert r.status_code == 422, r.content
     body = r.json()
     assert body["message"] == message and field in body["fields"]
+
+
+def test_group_by_source(world, january):
+    from autocrm.customers.models import SourceChannel
+    from autocrm.service.models import WorkOrder
+
+    web = SourceChannel.objects.create(org=world.org, name="抖音")
+    friend = SourceChannel.objects.create(org=world.org, name="老客户介绍")
+    SourceChannel.objects.create(org=world.org, name="停用渠道", is_active=False)
+    WorkOrder.objects.filter(pk__in=[january.c1v1.pk, january.c1v2.pk]).update(source=web)
+    WorkOrder.objects.filter(pk=january.c2v.pk).update(source=friend)
+    body = get(world.manager_a1, metric="car_count", group_by="source", **JAN).json()
+    assert [(g["label"], g["value"]) for g in body["groups"]] == [
+        ("抖音", 2),
+        ("老客户介绍", 1),
+        ("未记录来源", 1),  # c3's visit
+    ]
+    assert body["groups"][0]["key"] == str(web.pk) and body["groups"][2]["key"] == "none"
+    body = get(world.manager_a1, metric="sales", group_by="source", **JAN).json()
+    assert {g["label"]: g["value"] for g in body["groups"]} == {
+        "抖音": "1500.00",
+        "老客户介绍": "200.00",
+        "未记录来源": "300.00",
+    }
+    assert body["value"] == "2000.00"
+    # HQ: A2's visit has no source either; the other org's channels never show.
+    body = get(world.hq, metric="car_count", group_by="source", **JAN).json()
+    assert {g["label"]: g["value"] for g in body["groups"]}["未记录来源"] == 2
+
+
+def test_revenue_per_bay_day_in_the_api(world, january):
+    body = get(world.manager_a1, metric="revenue_per_bay_day", **JAN).json()
+    assert body["value"] == "16.13" and body["display"] == "¥16.13"
+    assert body["unit"] == "¥" and body["formula"]

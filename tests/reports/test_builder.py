@@ -367,3 +367,63 @@ def test_api_lists_and_runs_on_the_callers_scope(world, january):
         api_client_for(world.advisor_a1).get(f"/api/v1/reports/{report.pk}/result").status_code
         == 404
     )
+
+
+def test_work_orders_by_source_and_campaign(world, january):
+    from autocrm.service.models import WorkOrder
+
+    web = SourceChannel.objects.create(org=world.org, name="抖音")
+    mine = SourceChannel.objects.create(org=world.org, name="门店自来")
+    WorkOrder.objects.filter(pk__in=[january.c1v1.pk, january.c2v.pk]).update(
+        source=web, campaign="DY-2601"
+    )
+    WorkOrder.objects.filter(pk=january.c1v2.pk).update(source=web)
+    WorkOrder.objects.filter(pk=january.c3v.pk).update(source=mine)
+    # The customer's own channel is another dimension: 张一 came through 门店自来.
+    Customer.objects.filter(pk=january.c1v1.customer_id).update(source=mine)
+    report = builder.create_report(
+        world.hq,
+        name="渠道活动",
+        dataset="work_orders",
+        dimensions=["source", "campaign"],
+        measures=[{"agg": "count"}, {"agg": "sum", "field": "total"}],
+    )
+    rows = _jan(report, world.manager_a1).rows
+    assert sorted(rows, key=str) == sorted(
+        [
+            ["抖音", "DY-2601", 2, Decimal("1356.00")],
+            ["抖音", "—", 1, Decimal("565.00")],
+            ["门店自来", "—", 1, Decimal("339.00")],
+        ],
+        key=str,
+    )
+    by_customer = builder.create_report(
+        world.hq,
+        name="客户渠道",
+        dataset="work_orders",
+        dimensions=["customer_source"],
+        measures=[{"agg": "count"}],
+    )
+    assert {r[0]: r[1] for r in _jan(by_customer, world.manager_a1).rows} == {
+        "门店自来": 2,
+        "—": 2,
+    }
+    # Filterable: the condition compiler knows the work order's source and campaign.
+    filtered = builder.create_report(
+        world.hq,
+        name="抖音活动",
+        dataset="work_orders",
+        dimensions=[],
+        measures=[{"agg": "count"}],
+        filters={"all": [{"field": "work_order.campaign", "op": "eq", "value": "DY-2601"}]},
+    )
+    assert _jan(filtered, world.manager_a1).rows == [[2]]
+    by_source = builder.create_report(
+        world.hq,
+        name="抖音单",
+        dataset="work_orders",
+        dimensions=[],
+        measures=[{"agg": "count"}],
+        filters={"all": [{"field": "work_order.source", "op": "eq", "value": "抖音"}]},
+    )
+    assert _jan(by_source, world.manager_a1).rows == [[3]]

@@ -41,6 +41,8 @@ EXPECTED = {
     "technician_efficiency": D("80.00"),
     "technician_productivity": D("1.33"),
     "comeback_rate": D("25.00"),
+    # Sales 2000 ÷ (4 bays, the default × 31 open days of January) = 16.129…
+    "revenue_per_bay_day": D("16.13"),
 }
 
 
@@ -81,6 +83,7 @@ RATIOS = [
     "technician_efficiency",
     "technician_productivity",
     "comeback_rate",
+    "revenue_per_bay_day",
 ]
 
 
@@ -131,3 +134,29 @@ def test_narrow_by_technician_and_store(world, january):
     assert kpis.car_count(b.narrow("store", world.a2.pk)) == 1
     assert kpis.car_count(b.narrow("region", world.north.pk)) == 5
     assert kpis.car_count(b.narrow("region", world.south.pk)) == 0
+
+
+def test_revenue_per_bay_day_uses_each_stores_bays(world, january):
+    from autocrm.service.models import ServiceSettings
+
+    ServiceSettings.objects.update_or_create(store=world.a1, defaults={"bays": 5})
+    b = kpis.basis_for(world.manager_a1, JAN_1, JAN_31)
+    assert kpis.bay_days(b) == 155
+    assert kpis.revenue_per_bay_day(b) == D("12.90")  # 2000 ÷ (5 × 31)
+    # HQ: A1 2000 + A2 100 (113 less VAT) over A1 5 + A2 4 + A3 4 bays × 31 days.
+    hq = kpis.basis_for(world.hq, JAN_1, JAN_31)
+    assert kpis.revenue_per_bay_day(hq) == D("5.21")  # 2100 ÷ 403
+    # One store of the HQ basis: its own bays only.
+    assert kpis.revenue_per_bay_day(hq.narrow("store", world.a2.pk)) == D("0.81")  # 100 ÷ 124
+    assert "÷" in str(kpis.METRICS["revenue_per_bay_day"].formula)
+
+
+def test_open_days_stop_today(world):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    b = kpis.basis_for(world.manager_a1, today - dt.timedelta(days=2), today + dt.timedelta(9))
+    assert kpis.open_days(b) == 3
+    assert kpis.revenue_per_bay_day(b) is None  # no visits: nothing to show

@@ -235,3 +235,18 @@ def test_declined_work_becomes_recommendations(demo):
         assert r.source_line.approval in ("declined", "deferred")
         assert r.vehicle_id == r.source_line.work_order.vehicle_id
         assert r.amount > 0
+
+
+def test_work_orders_carry_their_customers_source(demo):
+    from django.db.models import F
+
+    from autocrm.customers.models import Customer
+
+    assert Customer.objects.exclude(source=None).exists()
+    assert WorkOrder.objects.exclude(source=None).exists()
+    assert (
+        not WorkOrder.objects.exclude(source_id=F("customer__source_id"))
+        .exclude(customer__source=None)
+        .exists()
+    )
+    assert not WorkOrder.objects.filter(source=None).exclude(customer__source=None).exists()

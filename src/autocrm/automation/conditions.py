@@ -304,6 +304,7 @@ def _static_fields() -> dict[str, Field]:
             "opened_at",
             "settled_at",
             "closed_at",
+            "campaign",
         ],
         "payment": ["amount", "method", "kind", "created_at"],
         "survey": [
@@ -331,6 +332,7 @@ def _static_fields() -> dict[str, Field]:
         _aggregate("customer", "visits_12m", "int", gettext_lazy("visits in the last 12 months")),
         _aggregate("customer", "paid_12m", "number", gettext_lazy("paid in the last 12 months")),
         Field("work_order.stage", "stage__name", "text", gettext_lazy("board stage")),
+        Field("work_order.source", "source__name", "text", gettext_lazy("source")),
         _many("work_order", "labour_codes", "lines__labour__code", gettext_lazy("labour codes")),
         _many("work_order", "labour_names", "lines__name", gettext_lazy("item names")),
         _many("work_order", "package_codes", "lines__package__code", gettext_lazy("package codes")),

@@ -161,7 +161,14 @@ DATASETS: dict[str, Dataset] = {
             **_store_dims("store"),
             **_advisor(),
             **_brand("vehicle__"),
-            **_source("customer__"),
+            **_source(""),
+            "campaign": Dim("campaign", L("Campaign code"), "campaign"),
+            "customer_source": Dim(
+                "customer_source",
+                L("Customer's source channel"),
+                "customer__source_id",
+                "customer__source__name",
+            ),
             **_time_dims("settled_at"),
         },
         numbers={
@@ -196,6 +203,7 @@ DATASETS: dict[str, Dataset] = {
             ),
             "item": Dim("item", L("Service item"), "name"),
             **_brand("work_order__vehicle__"),
+            "vehicle_model": Dim("vehicle_model", L("Vehicle model"), "work_order__vehicle__model"),
             **_time_dims("work_order__settled_at"),
         },
         numbers={

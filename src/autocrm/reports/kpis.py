@@ -32,10 +32,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from autocrm.core import scoping
-from autocrm.core.models import User
+from autocrm.core.models import Store, User
 from autocrm.feedback.models import DIMENSION_NAMES, Survey
 from autocrm.reports.rollups import FINISHED, local_window
-from autocrm.service.models import Appointment, TimeEntry, WorkOrder, WorkOrderLine
+from autocrm.service.models import (
+    Appointment,
+    ServiceSettings,
+    TimeEntry,
+    WorkOrder,
+    WorkOrderLine,
+)
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
@@ -70,6 +76,7 @@ class Basis:
     lines: QuerySet
     technician_id: int | None = None
     options: dict = field(default_factory=dict)
+    store_ids: frozenset | None = None  # the stores whose bays count (None: unknown)
 
     @property
     def window(self) -> tuple[datetime.datetime, datetime.datetime]:
@@ -79,11 +86,19 @@ class Basis:
         return replace(self, start=start, end=end)
 
     def narrow(self, by: str, value) -> Basis:
-        """The same basis for one store, region, advisor or technician."""
+        """The same basis for one store, region, advisor, technician or source channel."""
+        stores = self.store_ids
         if by == "store":
             wo, direct = Q(store_id=value), Q(store_id=value)
+            stores = frozenset(s for s in (stores or {value}) if s == value)
         elif by == "region":
             wo, direct = Q(store__region_id=value), Q(store__region_id=value)
+            if stores is not None:
+                stores = frozenset(
+                    Store.objects.filter(pk__in=stores, region_id=value).values_list(
+                        "pk", flat=True
+                    )
+                )
         elif by == "advisor":
             return replace(
                 self,
@@ -92,6 +107,15 @@ class Basis:
                 surveys=self.surveys.filter(work_order__advisor_id=value),
                 time_entries=self.time_entries.filter(work_order__advisor_id=value),
                 lines=self.lines.filter(work_order__advisor_id=value),
+            )
+        elif by == "source":  # the channel that brought the car (None: none recorded)
+            return replace(
+                self,
+                work_orders=self.work_orders.filter(source_id=value),
+                appointments=self.appointments.filter(source_id=value),
+                surveys=self.surveys.filter(work_order__source_id=value),
+                time_entries=self.time_entries.filter(work_order__source_id=value),
+                lines=self.lines.filter(work_order__source_id=value),
             )
         elif by == "technician":
             worked = WorkOrderLine.objects.filter(technicians=value).values("work_order_id")
@@ -109,6 +133,7 @@ class Basis:
         nested = Q(**{f"work_order__{k}": v for k, v in wo.children})
         return replace(
             self,
+            store_ids=stores,
             work_orders=self.work_orders.filter(wo),
             appointments=self.appointments.filter(direct),
             surveys=self.surveys.filter(direct),
@@ -129,6 +154,7 @@ def basis_for(user: User, start: datetime.date, end: datetime.date, **options) -
         time_entries=scoping.scoped(TimeEntry.objects.all(), user),
         lines=scoping.scoped(WorkOrderLine.objects.all(), user),
         options=options,
+        store_ids=scoping.store_ids(user),
     )
     if not user.can("reports.store"):
         b = b.narrow("advisor", user.pk)
@@ -344,6 +370,32 @@ def labour_mix(b: Basis) -> Decimal | None:
 def parts_mix(b: Basis) -> Decimal | None:
     m = _money(b)
     return ratio(m["parts"], m["labour"] + m["parts"] + m["other"], HUNDRED)
+
+
+DEFAULT_BAYS = 4
+
+
+def open_days(b: Basis) -> int:
+    """Days of the period up to today: the stores open every day (no closures are
+    recorded), and a day still to come has no sales yet."""
+    last = min(b.end, timezone.localdate())
+    return max(0, (last - b.start).days + 1)
+
+
+def bay_days(b: Basis) -> int:
+    """Σ over the basis's stores of bays (store settings, 4 by default) × open days."""
+    ids = b.store_ids
+    if ids is None:
+        ids = frozenset(b.work_orders.values_list("store_id", flat=True).distinct())
+    if not ids:
+        return 0
+    bays = dict(ServiceSettings.objects.filter(store_id__in=ids).values_list("store_id", "bays"))
+    return sum(bays.get(i, DEFAULT_BAYS) for i in ids) * open_days(b)
+
+
+def revenue_per_bay_day(b: Basis) -> Decimal | None:
+    net = sales(b)
+    return ratio(net or 0, bay_days(b)) if net is not None else None
 
 
 def comeback_rate(b: Basis) -> Decimal | None:
@@ -604,6 +656,18 @@ METRICS: dict[str, Metric] = dict(
             _("Average repair order"),
             _("Sales excluding VAT ÷ car count."),
             average_repair_order,
+            "¥",
+            "visits",
+        ),
+        _m(
+            "revenue_per_bay_day",
+            _("Revenue per bay-day"),
+            _(
+                "Sales excluding VAT ÷ (service bays × open days in the period). Bays come "
+                "from each store's settings (4 unless set); every day of the period up to "
+                "today counts as open."
+            ),
+            revenue_per_bay_day,
             "¥",
             "visits",
         ),

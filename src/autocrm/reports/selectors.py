@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,7 +20,7 @@ from autocrm.reports.models import DailyStoreStat
 from autocrm.reports.rollups import local_window
 from autocrm.service.models import Payment, WorkOrder
 
-GROUPS = ("store", "region", "advisor", "technician", "month", "day")
+GROUPS = ("store", "region", "advisor", "technician", "source", "month", "day")
 MAX_DAYS = 3660
 MAX_DAY_GROUPS = 366
 
@@ -90,6 +90,18 @@ def _groups(user: User, b: kpis.Basis, by: str) -> list[tuple[str, str, kpis.Bas
         )
         people = User.objects.filter(pk__in=ids, org_id=user.org_id).order_by("full_name", "pk")
         return [(str(u.pk), u.display_name, b.narrow("technician", u.pk)) for u in people]
+    if by == "source":
+        from autocrm.customers.models import SourceChannel
+
+        visits = kpis.visits(b)
+        used = visits.exclude(source=None).values("source_id")
+        channels = SourceChannel.objects.filter(org_id=user.org_id).filter(
+            Q(is_active=True) | Q(pk__in=used)
+        )
+        out = [(str(c.pk), c.name, b.narrow("source", c.pk)) for c in channels]
+        if visits.filter(source=None).exists():
+            out.append(("none", _("No source recorded"), b.narrow("source", None)))
+        return out
     if by == "month":
         return [(key, key, b.period(lo, hi)) for key, lo, hi in _months(b.start, b.end)]
     if by == "day":

@@ -87,6 +87,8 @@ class WorkOrderOut(Schema):
     paid: Decimal
     balance: Decimal
     comeback_of_id: int | None
+    source_id: int | None
+    campaign: str
     version: int
     custom: dict
 
@@ -103,6 +105,8 @@ class WorkOrderIn(Schema):
     complaint: str = Field("", max_length=2000)
     promised_at: datetime.datetime | None = None
     advisor_id: int | None = None
+    source_id: int | None = None
+    campaign: str | None = Field(None, max_length=40)
     custom: dict = {}
 
 
@@ -112,6 +116,8 @@ class WorkOrderPatch(Schema):
     promised_at: datetime.datetime | None = None
     advisor_id: int | None = None
     old_parts_returned: bool | None = None
+    source_id: int | None = None
+    campaign: str | None = Field(None, max_length=40)
     custom: dict | None = None
 
 

@@ -134,9 +134,12 @@ def book(
     plate: str = "",
     package_id=None,
     note: str = "",
+    source_id=None,
+    campaign: str = "",
 ) -> Appointment:
     """A booking by staff (``actor``) or by the owner online (``actor`` None, the public
-    page). Known customers and cars are linked by mobile and plate."""
+    page). Known customers and cars are linked by mobile and plate. ``source_id`` and
+    ``campaign`` record what brought the booking (carried onto the work order at arrival)."""
     if actor is not None:
         require(actor, "appointment.edit")
         if store.org_id != actor.org_id or not scoping.can_see_store(actor, store.pk):
@@ -169,6 +172,12 @@ def book(
             errors["package"] = _("Choose a service.")
     if not isinstance(starts_at, datetime.datetime):
         errors["starts_at"] = _("Choose a time.")
+    try:
+        origin = services._clean_source(
+            store.org_id, {"source_id": source_id, "campaign": campaign}
+        )
+    except Invalid as exc:
+        errors.update(exc.fields)
     if errors:
         raise Invalid(fields=errors)
     _check_slot(store, starts_at)
@@ -186,6 +195,7 @@ def book(
         starts_at=starts_at,
         channel=Appointment.Channel.STAFF if actor else Appointment.Channel.ONLINE,
         created_by=actor,
+        **origin,
     )
     _messages(appt)
     return appt

@@ -819,6 +819,7 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
                 opens_at=datetime.time(9 if s.kind == "audio" else 8, 30),
                 closes_at=datetime.time(19 if s.kind == "audio" else 18),
                 slot_capacity=2 if s.kind == "audio" else 3,
+                bays={"audio": 3, "dealer": 8}.get(s.kind, 4),
                 warranty={k: list(v) for k, v in WARRANTY.items()},
                 warranty_terms="质量保证期自竣工出厂之日起计算，里程和日期以先到者为准。",
             )
@@ -943,6 +944,7 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
     buffers.flush()
     t0 = time.perf_counter()
     _apply_updates()
+    _fill_sources(org.pk)
     stats["update_ms"] += int((time.perf_counter() - t0) * 1000)
     t0 = time.perf_counter()
     _restore_indexes(dropped)
@@ -1723,6 +1725,16 @@ def _update(model, columns: list[str], rows: list[tuple], postgres: bool) -> Non
 
 
 PENDING: dict = {}
+
+
+def _fill_sources(org_id: int) -> int:
+    """Every generated work order came through its customer's source channel: one UPDATE."""
+    from django.db.models import OuterRef, Subquery
+
+    owner_source = Customer.objects.filter(pk=OuterRef("customer_id")).values("source_id")[:1]
+    return WorkOrder.objects.filter(org_id=org_id, source__isnull=True).update(
+        source_id=Subquery(owner_source)
+    )
 
 
 def _apply_updates() -> None:

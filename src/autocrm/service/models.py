@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from autocrm.catalog.models import Category, LabourItem, Part, RepairClass, ServicePackage
 from autocrm.core.models import Organization, Store, TimeStampedModel, User
-from autocrm.customers.models import Customer, Vehicle
+from autocrm.customers.models import Customer, SourceChannel, Vehicle
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 ZERO = Decimal("0.00")
@@ -45,6 +45,7 @@ class ServiceSettings(models.Model):
     closes_at = models.TimeField(_("closes at"), default=datetime.time(18, 0))
     slot_minutes = models.PositiveSmallIntegerField(_("booking slot (minutes)"), default=60)
     slot_capacity = models.PositiveSmallIntegerField(_("bookings per slot"), default=3)
+    bays = models.PositiveSmallIntegerField(_("service bays"), default=4)
     booking_days = models.PositiveSmallIntegerField(_("bookable days ahead"), default=14)
     online_booking = models.BooleanField(_("online booking"), default=True)
     # {"second": [60, 8000]}: days and km per repair class, never below the national minimums.
@@ -114,6 +115,15 @@ class Appointment(TimeStampedModel):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     arrived_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(_("reason"), max_length=200, blank=True)
+    source = models.ForeignKey(
+        SourceChannel,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="appointments",
+        verbose_name=_("source"),
+    )
+    campaign = models.CharField(_("campaign"), max_length=40, blank=True, default="", db_default="")
 
     class Meta:
         verbose_name = _("appointment")
@@ -200,6 +210,15 @@ class WorkOrder(TimeStampedModel):
         related_name="+",
         verbose_name=_("comeback within warranty of"),
     )
+    source = models.ForeignKey(
+        SourceChannel,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="work_orders",
+        verbose_name=_("source"),
+    )
+    campaign = models.CharField(_("campaign"), max_length=40, blank=True, default="", db_default="")
     cancel_reason = models.CharField(_("reason"), max_length=200, blank=True)
     version = models.PositiveIntegerField(default=1)
     updated_by = models.ForeignKey(

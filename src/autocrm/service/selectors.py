@@ -43,7 +43,7 @@ def get_work_order(
     ``related=False`` loads the row alone (for a service that locks and reloads it anyway)."""
     qs = work_orders(user)
     if related:
-        qs = qs.select_related("store", "customer", "vehicle", "advisor", "stage")
+        qs = qs.select_related("store", "customer", "vehicle", "advisor", "stage", "source")
     if for_page:
         qs = qs.prefetch_related(*_details(media))
     return get_or_404(qs, pk)

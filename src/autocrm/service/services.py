@@ -277,6 +277,32 @@ def _clean_header(data: dict) -> dict:
     return clean
 
 
+def _clean_source(org_id: int, data: dict) -> dict:
+    """``source_id`` (one of the org's source channels, or empty) and ``campaign`` (a free
+    code of at most 40 characters), for the keys present."""
+    clean: dict = {}
+    if "source_id" in data:
+        value = data["source_id"]
+        if value in (None, ""):
+            clean["source_id"] = None
+        else:
+            from autocrm.customers.models import SourceChannel
+
+            try:
+                found = SourceChannel.objects.filter(org_id=org_id, pk=int(value)).exists()
+            except (TypeError, ValueError):
+                found = False
+            if not found:
+                raise Invalid(fields={"source": _("Choose one of the listed source channels.")})
+            clean["source_id"] = int(value)
+    if "campaign" in data:
+        campaign = (data["campaign"] or "").strip()
+        if len(campaign) > 40:
+            raise Invalid(fields={"campaign": _("The campaign code is at most 40 characters.")})
+        clean["campaign"] = campaign
+    return clean
+
+
 def _advisor(actor: User, store_id: int, advisor_id) -> User | None:
     if advisor_id in (None, ""):
         return actor if actor.has_role("service_advisor", "store_manager") else None
@@ -301,6 +327,8 @@ def create_work_order(
     advisor_id=None,
     custom: dict | None = None,
     appointment=None,
+    source_id=None,
+    campaign: str | None = None,
 ) -> WorkOrder:
     """Open a work order for a car (its current owner is the customer). The mileage in is
     recorded as a reading of the vehicle."""
@@ -338,6 +366,14 @@ def create_work_order(
         except (TypeError, ValueError):
             raise Invalid(fields={"mileage_in": _("Enter the odometer reading in km.")}) from None
     values = customfields.clean_values(actor, "work_order", custom or {}, {}) if custom else {}
+    # Who brought the car: as chosen, else the booking's, else the customer's source channel.
+    if source_id in (None, ""):
+        source_id = (appointment.source_id if appointment is not None else None) or (
+            Customer.objects.filter(pk=vehicle.owner_id).values_list("source_id", flat=True).first()
+        )
+    if campaign is None:
+        campaign = appointment.campaign if appointment is not None else ""
+    origin = _clean_source(actor.org_id, {"source_id": source_id, "campaign": campaign})
     now = timezone.now()
     wo = WorkOrder.objects.create(
         org_id=actor.org_id,
@@ -353,6 +389,7 @@ def create_work_order(
         comeback_of=_comeback_of(vehicle, km),
         updated_by=actor,
         **header,
+        **origin,
     )
     if km is not None:
         try:
@@ -374,7 +411,7 @@ def update_work_order(actor: User, wo: WorkOrder, *, version=None, **data) -> Wo
     wo = _locked(wo)
     check_version(wo, version)
     require_open(wo)
-    clean = _clean_header(data)
+    clean = {**_clean_header(data), **_clean_source(wo.org_id, data)}
     if "advisor_id" in data:
         clean["advisor"] = _advisor(actor, wo.store_id, data["advisor_id"])
     if "custom" in data:

@@ -106,6 +106,8 @@ def workorder_create(request):
         "promised_at": request.POST.get("promised_at", ""),
         "store": request.POST.get("store", ""),
         "advisor": request.POST.get("advisor", ""),
+        "source": request.POST.get("source", ""),
+        "campaign": request.POST.get("campaign", ""),
     }
     custom = WorkOrderCustomForm(request.POST or None, user=user)
     if request.method == "POST":
@@ -125,6 +127,8 @@ def workorder_create(request):
                     promised_at=promised,
                     advisor_id=values["advisor"] or None,
                     custom=custom.custom_data(),
+                    source_id=values["source"] or None,
+                    campaign=values["campaign"],
                 )
                 messages.success(request, _("Work order %(number)s opened.") % {"number": wo})
                 return _back(wo)
@@ -138,6 +142,7 @@ def workorder_create(request):
         "vehicle": vehicle,
         "stores": stores,
         "advisors": advisors,
+        "sources": _sources(user.org_id),
         "values": values,
         "errors": errors,
         "form": custom,
@@ -192,8 +197,28 @@ def workorder_detail(request, pk):
         "can_cancel": wo.status in services.ACTIONS["cancel"][0],
         "custom_rows": customfields.display(user, "work_order", wo.custom),
         "form": WorkOrderCustomForm(user=user, values=wo.custom),
+        "sources": _sources(wo.org_id, wo.source_id),
     }
     return render(request, "service/workorder_detail.html", context)
+
+
+def _sources(org_id, current=None):
+    """The org's active source channels (and the order's own, even if since retired)."""
+    from django.db.models import Q
+
+    from autocrm.customers.models import SourceChannel
+
+    return SourceChannel.objects.filter(Q(is_active=True) | Q(pk=current or 0), org_id=org_id)
+
+
+def _origin(post) -> dict:
+    """Source channel and campaign of the header form, when the form carries them."""
+    data = {}
+    if "source" in post:
+        data["source_id"] = post.get("source") or None
+    if "campaign" in post:
+        data["campaign"] = post.get("campaign", "")
+    return data
 
 
 def _post_action(request, pk, call, success: str):
@@ -224,6 +249,7 @@ def workorder_update(request, pk):
             complaint=request.POST.get("complaint", wo.complaint),
             promised_at=promised,
             old_parts_returned=request.POST.get("old_parts_returned") == "on",
+            **_origin(request.POST),
             **data,
         )
 
