@@ -85,6 +85,7 @@ bench: setup
 	$(BIN)/python benchmarks/maintenance.py
 	$(BIN)/python benchmarks/rules_scan.py
 	$(BIN)/python benchmarks/rfm.py
+	$(BIN)/python benchmarks/reports.py
 
 lint: $(VENV)/.synced
 	$(BIN)/ruff check .
