@@ -56,3 +56,10 @@ def path_of(page: Page) -> str:
 
 def _is_login_post(response: Response) -> bool:
     return response.request.method == "POST" and urlsplit(response.url).path == "/login/"
+
+
+def htmx_settled(page: Page) -> None:
+    """Wait until htmx has finished every request and swap: a new fragment listens for its
+    triggers only once settled, so an event sent sooner (as no person could) is missed."""
+    busy = ".htmx-request, .htmx-settling, .htmx-added, .htmx-swapping"
+    page.wait_for_function(f"() => !document.querySelector('{busy}')")

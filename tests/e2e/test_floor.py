@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import login, path_of
+from tests.e2e.helpers import htmx_settled, login, path_of
 
 pytestmark = pytest.mark.e2e
 
@@ -92,6 +92,7 @@ def test_technician_inspects_and_clocks_on_a_phone(new_context, shop):
         item("刹车片").locator("[data-testid=result-save]").click()
     expect(item("刹车片").locator("form")).not_to_have_class(re.compile("htmx-request"))
     expect(item("刹车片").locator("[data-testid=result-note]")).to_have_value("剩余2毫米")
+    htmx_settled(page)
     item("刹车片").locator("[data-testid=result-file]").set_input_files(
         files=[{"name": "brake.png", "mimeType": "image/png", "buffer": png_bytes()}]
     )

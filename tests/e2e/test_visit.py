@@ -19,7 +19,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.helpers import login, nav, page_width
+from tests.e2e.helpers import htmx_settled, login, nav, page_width
 
 pytestmark = pytest.mark.e2e
 
@@ -161,6 +161,7 @@ def technician_inspects(tech: Page) -> None:
     with tech.expect_response(lambda r: "/floor/results/" in r.url):
         item(RED).locator("[data-testid=result-save]").click()
     expect(item(RED).locator("[data-testid=result-note]")).to_have_value(RED_NOTE)
+    htmx_settled(tech)
     item(RED).locator("[data-testid=result-file]").set_input_files(
         files=[{"name": "brakes.png", "mimeType": "image/png", "buffer": png_bytes()}]
     )
