@@ -41,6 +41,25 @@ def column(store, process_stage) -> Stage:
     return Stage.objects.get(store=store, process_stage=process_stage)
 
 
+def columns(store, process) -> dict[str, Stage]:
+    """The store's board columns of every stage of ``process``, by the stage's key."""
+    return {s.key: column(store, s) for s in process.stages.all()}
+
+
+def manager_approves(hq, source: str = "estimate", target: str = "repair"):
+    """A transition whose moves the store manager must approve."""
+    from autocrm.workflow import processes
+
+    return processes.save_transition(
+        hq,
+        "work_order",
+        source=source,
+        target=target,
+        approval="role",
+        approval_role="store_manager",
+    )
+
+
 def backdate(visit, business_minutes: int, now=None):
     """Make ``visit`` look entered ``business_minutes`` of open hours ago, with the due time
     its limit gives from then (as entering at that moment would have)."""

@@ -13,7 +13,7 @@ from autocrm.service.models import WorkOrder, WorkOrderEvent
 from autocrm.workflow import approvals, processes, selectors, services
 from autocrm.workflow.models import ApprovalRequest, StageVisit
 from tests import factories as f
-from tests.workflow.helpers import column, order_at, process_of, pstage
+from tests.workflow.helpers import columns, manager_approves, order_at, process_of, pstage
 
 pytestmark = pytest.mark.django_db
 R = ApprovalRequest.Status
@@ -22,7 +22,7 @@ R = ApprovalRequest.Status
 @pytest.fixture
 def cols(world):
     process = process_of(world.hq)
-    return {s.key: column(world.a1, s) for s in process.stages.all()}
+    return columns(world.a1, process)
 
 
 def ask(user, wo, target) -> ApprovalRequest:
@@ -38,14 +38,7 @@ def stage_of(wo):
 
 
 def test_role_approval_blocks_until_granted_then_moves(world, cols):
-    processes.save_transition(
-        world.hq,
-        "work_order",
-        source="estimate",
-        target="repair",
-        approval="role",
-        approval_role="store_manager",
-    )
+    manager_approves(world.hq)
     wo = order_at(world.a1, cols["estimate"])
     with pytest.raises(Conflict) as err:
         services.move(world.advisor_a1, wo, cols["repair"].pk)
@@ -96,14 +89,7 @@ def test_role_approval_blocks_until_granted_then_moves(world, cols):
 
 
 def test_refusal_needs_a_reason_and_keeps_the_order(world, cols):
-    processes.save_transition(
-        world.hq,
-        "work_order",
-        source="estimate",
-        target="repair",
-        approval="role",
-        approval_role="store_manager",
-    )
+    manager_approves(world.hq)
     wo = order_at(world.a1, cols["estimate"])
     req = ask(world.advisor_a1, wo, cols["repair"])
     with pytest.raises(Invalid) as err:
@@ -120,14 +106,7 @@ def test_refusal_needs_a_reason_and_keeps_the_order(world, cols):
 
 
 def test_who_may_decide(world, cols):
-    processes.save_transition(
-        world.hq,
-        "work_order",
-        source="estimate",
-        target="repair",
-        approval="role",
-        approval_role="store_manager",
-    )
+    manager_approves(world.hq)
     wo = order_at(world.a1, cols["estimate"])
     own = ask(world.manager_a1, wo, cols["repair"])
     with pytest.raises(Forbidden):  # nobody approves their own request

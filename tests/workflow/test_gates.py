@@ -16,7 +16,7 @@ from autocrm.service.models import WorkOrder
 from autocrm.workflow import conditions, processes, services
 from autocrm.workflow.entities import spec
 from autocrm.workflow.models import Stage, StageVisit
-from tests.workflow.helpers import column, order_at, process_of, pstage
+from tests.workflow.helpers import column, columns, order_at, process_of, pstage
 
 pytestmark = pytest.mark.django_db
 
@@ -24,8 +24,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def flow(world):
     process = process_of(world.hq)
-    cols = {s.key: column(world.a1, s) for s in process.stages.all()}
-    return process, cols
+    return process, columns(world.a1, process)
 
 
 def test_required_fields_must_be_filled_before_leaving(world, flow):

@@ -11,7 +11,7 @@ from autocrm.workflow.models import ApprovalRequest, Process, ProcessStage, Tran
 from tests import factories as f
 from tests.conftest import api_client_for, send_json
 from tests.core.test_api import assert_error
-from tests.workflow.helpers import column, order_at, process_of, pstage
+from tests.workflow.helpers import column, manager_approves, order_at, process_of, pstage
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/processes/work_order"
@@ -162,14 +162,7 @@ def test_move_answers_409_with_the_reason(world):
 
 
 def test_approvals_list_and_decide(world):
-    processes.save_transition(
-        world.hq,
-        "work_order",
-        source="estimate",
-        target="repair",
-        approval="role",
-        approval_role="store_manager",
-    )
+    manager_approves(world.hq)
     process = process_of(world.hq)
     wo = order_at(world.a1, column(world.a1, pstage(process, "estimate")))
     target = column(world.a1, pstage(process, "repair"))

@@ -7,7 +7,7 @@ import pytest
 
 from autocrm.workflow import processes
 from autocrm.workflow.models import ApprovalRequest, ProcessStage, Transition
-from tests.workflow.helpers import column, order_at, process_of, pstage
+from tests.workflow.helpers import column, manager_approves, order_at, process_of, pstage
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -178,14 +178,7 @@ def test_refused_move_on_the_board_says_why_in_chinese(world, login):
 
 
 def test_approver_decides_on_the_approvals_page(world, login):
-    processes.save_transition(
-        world.hq,
-        "work_order",
-        source="estimate",
-        target="repair",
-        approval="role",
-        approval_role="store_manager",
-    )
+    manager_approves(world.hq)
     process = process_of(world.hq)
     wo = order_at(world.a1, column(world.a1, pstage(process, "estimate")))
     target = column(world.a1, pstage(process, "repair"))

@@ -117,7 +117,7 @@ def check_move(actor: User, obj, source: Stage | None, target: Stage) -> Verdict
         return verdict  # no transitions out of this stage: free to move on
     transition = next((t for t in outgoing if t.target_id == dst.pk), None)
     if transition is None:
-        allowed = "、".join(_board_name(t.target, source.store_id) for t in outgoing)
+        allowed = "、".join(_board_names([t.target for t in outgoing], source.store_id))
         raise Conflict(
             _(
                 "A work order in “%(from)s” cannot move to “%(to)s”; from here it may go to: "
@@ -154,11 +154,11 @@ def check_move(actor: User, obj, source: Stage | None, target: Stage) -> Verdict
     return verdict
 
 
-def _board_name(stage: ProcessStage, store_id: int) -> str:
-    """What the store's board calls a process stage (stores may rename their columns)."""
-    column = (
-        Stage.objects.filter(process_stage=stage, store_id=store_id)
-        .values_list("name", flat=True)
-        .first()
+def _board_names(stages: list[ProcessStage], store_id: int) -> list[str]:
+    """What the store's board calls each process stage (stores may rename their columns)."""
+    columns = dict(
+        Stage.objects.filter(process_stage__in=stages, store_id=store_id).values_list(
+            "process_stage_id", "name"
+        )
     )
-    return column or stage.name
+    return [columns.get(stage.pk) or stage.name for stage in stages]

@@ -21,7 +21,8 @@ from autocrm.core import audit
 from autocrm.core.errors import Conflict, Invalid, NotFound
 from autocrm.core.models import User
 from autocrm.core.roles import ROLE_CODES
-from autocrm.core.services import require
+from autocrm.core.selectors import get_or_404
+from autocrm.core.services import check_errors, require
 from autocrm.core.validators import normalize_text
 from autocrm.workflow import conditions
 from autocrm.workflow.entities import EntitySpec, fields_of, spec
@@ -33,6 +34,7 @@ from autocrm.workflow.models import (
     Stage,
     Transition,
 )
+from autocrm.workflow.services import clean_stage_name
 
 KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 NAME_MAX = ProcessStage._meta.get_field("name").max_length
@@ -95,33 +97,19 @@ def _bump(process: Process, actor: User) -> None:
 
 def stage_in(actor: User, stage_id) -> ProcessStage:
     """A process stage of the actor's org (404 otherwise)."""
-    try:
-        pk = int(stage_id)
-    except (TypeError, ValueError):
-        raise NotFound() from None
-    found = (
-        ProcessStage.objects.select_related("process")
-        .filter(pk=pk, process__org_id=actor.org_id)
-        .first()
+    return get_or_404(
+        ProcessStage.objects.select_related("process").filter(process__org_id=actor.org_id),
+        stage_id,
     )
-    if found is None:
-        raise NotFound()
-    return found
 
 
 def transition_in(actor: User, transition_id) -> Transition:
-    try:
-        pk = int(transition_id)
-    except (TypeError, ValueError):
-        raise NotFound() from None
-    found = (
-        Transition.objects.select_related("process", "source", "target")
-        .filter(pk=pk, process__org_id=actor.org_id)
-        .first()
+    return get_or_404(
+        Transition.objects.select_related("process", "source", "target").filter(
+            process__org_id=actor.org_id
+        ),
+        transition_id,
     )
-    if found is None:
-        raise NotFound()
-    return found
 
 
 # --- boards -------------------------------------------------------------------------------
@@ -250,20 +238,19 @@ def _clean_stage(
     check_names: bool = True,
 ) -> dict:
     clean: dict = {}
-    errors: dict[str, str] = {}
+    errors: dict[str, str | None] = {}
     if stage is None or "name" in data:
-        name = normalize_text(data.get("name") or "")
-        if not name:
-            errors["name"] = _("Enter a name.")
-        elif len(name) > NAME_MAX:
-            errors["name"] = _("At most %(n)d characters.") % {"n": NAME_MAX}
-        elif check_names:
-            dupes = ProcessStage.objects.filter(process=process, name=name)
+        others = None
+        if check_names:
+            others = ProcessStage.objects.filter(process=process)
             if stage is not None:
-                dupes = dupes.exclude(pk=stage.pk)
-            if dupes.exists():
-                errors["name"] = _("The process already has a stage with this name.")
-        clean["name"] = name
+                others = others.exclude(pk=stage.pk)
+        clean["name"], errors["name"] = clean_stage_name(
+            data.get("name"),
+            others,
+            _("The process already has a stage with this name."),
+            limit=NAME_MAX,
+        )
     if data.get("key") not in (None, "") and stage is None:
         key = str(data["key"]).strip().lower()
         if not KEY.match(key):
@@ -271,8 +258,7 @@ def _clean_stage(
         elif ProcessStage.objects.filter(process=process, key=key).exists():
             errors["key"] = _("Already used.")
         clean["key"] = key
-    if errors:
-        raise Invalid(fields=errors)
+    check_errors(errors)
     if "owner_role" in data:
         clean["owner_role"] = _role(data["owner_role"], "owner_role")
     if "escalate_role" in data:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,7 +24,7 @@ from autocrm.core.errors import Conflict, Forbidden, Invalid
 from autocrm.core.models import Store, User
 from autocrm.core.scoping import require_visible
 from autocrm.core.selectors import get_store
-from autocrm.core.services import require
+from autocrm.core.services import check_errors, require
 from autocrm.core.validators import normalize_text
 from autocrm.service.models import WorkOrder
 from autocrm.service.services import check_version, log_event, touch
@@ -146,22 +146,31 @@ def on_work_order_created(payload: dict) -> None:
 # --- stages -------------------------------------------------------------------------------
 
 
+def clean_stage_name(
+    value, others: QuerySet | None, taken: str, *, limit: int = NAME_MAX
+) -> tuple[str, str | None]:
+    """A stage's name, tidied, and what is wrong with it (None when nothing): empty, too long,
+    or already used by one of ``others`` (its sibling stages; None skips that check)."""
+    name = normalize_text(value or "")
+    if not name:
+        return name, _("Enter a name.")
+    if len(name) > limit:
+        return name, _("At most %(n)d characters.") % {"n": limit}
+    if others is not None and others.filter(name=name).exists():
+        return name, taken
+    return name, None
+
+
 def _clean_stage(data: dict, *, store_id: int, stage: Stage | None) -> dict:
     clean: dict = {}
-    errors: dict[str, str] = {}
+    errors: dict[str, str | None] = {}
     if stage is None or "name" in data:
-        name = normalize_text(data.get("name") or "")
-        if not name:
-            errors["name"] = _("Enter a name.")
-        elif len(name) > NAME_MAX:
-            errors["name"] = _("At most %(n)d characters.") % {"n": NAME_MAX}
-        else:
-            dupes = Stage.objects.filter(store_id=store_id, name=name)
-            if stage is not None:
-                dupes = dupes.exclude(pk=stage.pk)
-            if dupes.exists():
-                errors["name"] = _("This store already has a stage with this name.")
-            clean["name"] = name
+        others = Stage.objects.filter(store_id=store_id)
+        if stage is not None:
+            others = others.exclude(pk=stage.pk)
+        clean["name"], errors["name"] = clean_stage_name(
+            data.get("name"), others, _("This store already has a stage with this name.")
+        )
     if "color" in data or stage is None:
         color = (data.get("color") or "#206bc4").strip()
         if not COLOUR.match(color):
@@ -186,8 +195,7 @@ def _clean_stage(data: dict, *, store_id: int, stage: Stage | None) -> dict:
         clean["sort"] = sort
     if "is_active" in data and data["is_active"] is not None:
         clean["is_active"] = bool(data["is_active"])
-    if errors:
-        raise Invalid(fields=errors)
+    check_errors(errors)
     return clean
 
 

@@ -177,39 +177,45 @@ def process_page(request):
     return _page(request, _entity(request))
 
 
-@require_POST
-@capability_required("process.manage")
-def stage_add(request):
-    entity = _entity(request)
+def _post_stage(request, entity: str, prefix: str, save, done: str):
+    """The stage form ``prefix`` posted: ``save`` (the form's data → the stage) and back to
+    the editor with ``done`` said, or the editor again with the form's errors."""
     _e, _f, field_choices, _a = _choices(request, entity)
-    form = ProcessStageForm(request.POST, prefix="new", field_choices=field_choices)
+    form = ProcessStageForm(request.POST, prefix=prefix, field_choices=field_choices)
     if form.is_valid():
         try:
-            stage = processes.create_stage(request.user, entity, **form.service_data())
-            messages.success(request, _("Stage %(name)s added.") % {"name": stage.name})
+            stage = save(form.service_data())
+            messages.success(request, done % {"name": stage.name})
             return redirect(_url(entity))
         except ServiceError as exc:
             apply_service_error(form, exc, {"limit_minutes": "limit_hours"})
     return _page(request, entity, failed=form, status=422)
+
+
+@require_POST
+@capability_required("process.manage")
+def stage_add(request):
+    entity = _entity(request)
+    return _post_stage(
+        request,
+        entity,
+        "new",
+        lambda data: processes.create_stage(request.user, entity, **data),
+        _("Stage %(name)s added."),
+    )
 
 
 @require_POST
 @capability_required("process.manage")
 def stage_save(request, pk):
     stage = processes.stage_in(request.user, pk)
-    entity = stage.process.entity
-    _e, _f, field_choices, _a = _choices(request, entity)
-    form = ProcessStageForm(request.POST, prefix=f"s{stage.pk}", field_choices=field_choices)
-    if form.is_valid():
-        try:
-            processes.update_stage(request.user, stage, **form.service_data())
-            messages.success(
-                request, _("Stage %(name)s saved.") % {"name": form.cleaned_data["name"]}
-            )
-            return redirect(_url(entity))
-        except ServiceError as exc:
-            apply_service_error(form, exc, {"limit_minutes": "limit_hours"})
-    return _page(request, entity, failed=form, status=422)
+    return _post_stage(
+        request,
+        stage.process.entity,
+        f"s{stage.pk}",
+        lambda data: processes.update_stage(request.user, stage, **data),
+        _("Stage %(name)s saved."),
+    )
 
 
 @require_POST
