@@ -57,6 +57,30 @@ def test_outbox_lists_own_stores_messages(world):
     assert "13700000002" in hq and "13700000003" not in hq
 
 
+def test_outbox_page_and_api_query_count_does_not_grow_with_rows(world):
+    """Store, customer and sender come with the rows: no query per message."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests import customer_factories as cf
+
+    def count(path, client):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(path).status_code == 200
+        return len(captured)
+
+    def add(n):
+        for _i in range(n):
+            message(world, customer=cf.customer(world.a1), sent_by=world.manager_a1)
+
+    web, api = client_for(world.hq), api_client_for(world.hq)
+    add(2)
+    count("/messages/", web), count("/api/v1/messages", api)  # sessions, caches warmed
+    few = count("/messages/", web), count("/api/v1/messages", api)
+    add(8)
+    assert (count("/messages/", web), count("/api/v1/messages", api)) == few
+
+
 def test_outbox_masks_numbers_without_customer_phone(world, marketer):
     message(world)
     body = client_for(marketer).get("/messages/").content.decode()

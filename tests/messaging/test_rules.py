@@ -269,6 +269,46 @@ def test_cap_is_checked_again_when_sending(world, owner, promo, settings):
     assert first.action == "send" and second.action == "suppress"
 
 
+def test_delivery_check_counts_the_cap_once_per_batch(world, owner, settings):
+    """A batch of marketing for many customers reads their recent sends in one query (no
+    query per message), and the cap still holds: sent earlier plus planned in this run."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.AUTOCRM_MARKETING_CAP = "2/30"
+    settings.AUTOCRM_QUIET_HOURS = ""
+    others = [
+        cf.customer(world.a1, name=f"客户{i}", mobile=f"1391111000{i}", consent_sms=True)
+        for i in range(5)
+    ]
+
+    def promo(customer, **kw):
+        return OutboxMessage.objects.create(
+            org=world.org,
+            store=world.a1,
+            customer=customer,
+            to=customer.mobile,
+            channel="sms",
+            kind="marketing",
+            purpose="p",
+            body="促销",
+            **kw,
+        )
+
+    promo(owner, status=S.SENT, sent_at=timezone.now() - datetime.timedelta(days=1))
+    batch = [promo(owner), promo(owner), *(promo(c) for c in others)]
+    batch = list(
+        OutboxMessage.objects.filter(pk__in=[m.pk for m in batch]).select_related("customer")
+    )
+    run = delivery.Run()
+    with CaptureQueriesContext(connection) as captured:
+        ready = run.check(batch)
+    counts = [q for q in captured if "COUNT(" in q["sql"].upper()]
+    assert len(counts) == 1
+    assert run.report.suppressed == 1  # the owner's second: one sent + one planned = the cap
+    assert len(ready) == 6
+
+
 # --- quiet hours --------------------------------------------------------------------------
 
 

@@ -5,6 +5,8 @@ messages queued."""
 from __future__ import annotations
 
 import datetime
+import time
+from unittest import mock
 
 import pytest
 from django.test import Client
@@ -246,6 +248,14 @@ def test_tampered_or_expired_reminder_link_asks_for_details(world, settings):
         assert "链接已过期" in html and "孙八" not in html
     # Another org's store does not accept this org's customer.
     assert portal.read_invite(token, world.b1) is None
+    # Signed longer ago than INVITE_DAYS: expired, though the signature is good.
+    assert portal.read_invite(token, world.a1) is not None
+    with mock.patch(
+        "django.core.signing.time.time", return_value=time.time() - (portal.INVITE_DAYS + 1) * 86400
+    ):
+        old = portal.invite_token(owner)
+    assert portal.read_invite(old, world.a1) is None
+    assert "链接已过期" in client.get(book_path(world) + f"?k={old}").content.decode()
     # Without a valid link the mobile stays required.
     page = client.get(book_path(world) + "?k=nonsense")
     r = client.post(

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from autocrm.core import audit
@@ -180,11 +180,15 @@ class Run:
         """Apply the rules once more; suppress or defer what may not go now."""
         now = timezone.now()
         planned: dict[int, int] = {}
+        sent = policy.marketing_sent_by_customer(
+            [m.customer_id for m in batch if m.kind == Kind.MARKETING and m.customer_id], now
+        )
         ready = []
         with transaction.atomic():
             for message in batch:
+                cid = message.customer_id or 0
                 decision = policy.decide(
-                    message, now, planned=planned.get(message.customer_id or 0, 0)
+                    message, now, planned=planned.get(cid, 0), sent=sent.get(cid, 0)
                 )
                 if decision.action == "suppress":
                     _release(
@@ -296,8 +300,6 @@ def deliver_due(*, max_batches: int | None = None, max_seconds: float | None = N
 def waiting_by_hand(queryset=None) -> dict[str, int]:
     """Queued messages per channel that has no provider (staff send them by hand), among
     ``queryset`` (a user's scoped outbox) or all."""
-    from django.db.models import Count
-
     configured = providers.configured_channels()
     base = OutboxMessage.objects.all() if queryset is None else queryset
     rows = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -51,24 +52,42 @@ def consent_refusal(customer, channel: str) -> str:
     return ""
 
 
-def marketing_sent_recently(customer_id: int, now: datetime.datetime, *, exclude_id=None) -> int:
+def _sent_recently(now: datetime.datetime):
     _count, days = conf.marketing_cap()
-    qs = OutboxMessage.objects.filter(
-        customer_id=customer_id,
+    return OutboxMessage.objects.filter(
         kind=Kind.MARKETING,
         status=OutboxMessage.Status.SENT,
         sent_at__gte=now - datetime.timedelta(days=days),
     )
-    if exclude_id is not None:
-        qs = qs.exclude(pk=exclude_id)
-    return qs.count()
 
 
-def cap_refusal(customer_id: int | None, now: datetime.datetime, *, already: int = 0) -> str:
+def marketing_sent_recently(customer_id: int, now: datetime.datetime) -> int:
+    return _sent_recently(now).filter(customer_id=customer_id).count()
+
+
+def marketing_sent_by_customer(customer_ids, now: datetime.datetime) -> dict[int, int]:
+    """``marketing_sent_recently`` for many customers in one query (a delivery batch)."""
+    if not customer_ids:
+        return {}
+    rows = (
+        _sent_recently(now)
+        .filter(customer_id__in=set(customer_ids))
+        .values("customer_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["customer_id"]: row["n"] for row in rows}
+
+
+def cap_refusal(
+    customer_id: int | None, now: datetime.datetime, *, already: int = 0, sent: int | None = None
+) -> str:
+    """``sent``: the customer's recent marketing when the caller counted it already."""
     if customer_id is None:
         return ""
     count, days = conf.marketing_cap()
-    if marketing_sent_recently(customer_id, now) + already >= count:
+    if sent is None:
+        sent = marketing_sent_recently(customer_id, now)
+    if sent + already >= count:
         return _("Frequency cap: %(count)s marketing messages in %(days)s days already.") % {
             "count": count,
             "days": days,
@@ -103,9 +122,12 @@ def waits_for_quiet_hours(kind: str) -> bool:
     return kind in (Kind.MARKETING, Kind.REMINDER)
 
 
-def decide(message: OutboxMessage, now: datetime.datetime, *, planned: int = 0) -> Decision:
+def decide(
+    message: OutboxMessage, now: datetime.datetime, *, planned: int = 0, sent: int | None = None
+) -> Decision:
     """What to do with a due message now. ``planned``: marketing messages to the same customer
-    already accepted in this delivery run (counted against the cap)."""
+    already accepted in this delivery run (counted against the cap); ``sent``: the customer's
+    recent marketing, when the run counted it for the whole batch."""
     customer = message.customer
     if customer is not None and not customer.is_active:
         return Decision("suppress", _("The customer record was erased or merged."))
@@ -113,7 +135,7 @@ def decide(message: OutboxMessage, now: datetime.datetime, *, planned: int = 0) 
         reason = consent_refusal(customer, message.channel)
         if reason:
             return Decision("suppress", reason)
-        reason = cap_refusal(message.customer_id, now, already=planned)
+        reason = cap_refusal(message.customer_id, now, already=planned, sent=sent)
         if reason:
             return Decision("suppress", reason)
     if waits_for_quiet_hours(message.kind) and in_quiet_hours(now):

@@ -153,6 +153,20 @@ def aliyun_signature(params: dict, secret: str, method: str = "POST") -> str:
     return base64.b64encode(digest).decode()
 
 
+def approved_template(out: Outgoing, config: dict, vendor: str, setting: str) -> tuple[str, bool]:
+    """The vendor's approved SMS template for the message: its own code, else the configured
+    fallback that carries the whole text (then True); neither is a refusal."""
+    if out.provider_template:
+        return out.provider_template, False
+    if config.get("fallback_template"):
+        return config["fallback_template"], True
+    raise SendError(
+        f"no approved {vendor} SMS template for this message "
+        f"(set {setting} or the template's provider code)",
+        transient=False,
+    )
+
+
 # Aliyun codes worth another try (throttling and their own faults); others are refusals.
 ALIYUN_TRANSIENT = {
     "isp.SYSTEM_ERROR",
@@ -173,16 +187,8 @@ class AliyunSms(HttpProvider):
 
     def params_for(self, out: Outgoing) -> dict:
         cfg = self.config
-        if out.provider_template:
-            template, values = out.provider_template, out.values
-        elif cfg.get("fallback_template"):
-            template, values = cfg["fallback_template"], {"content": out.body_without_sign()}
-        else:
-            raise SendError(
-                "no approved Aliyun SMS template for this message "
-                "(set AUTOCRM_ALIYUN_SMS_TEMPLATE or the template's provider code)",
-                transient=False,
-            )
+        template, fallback = approved_template(out, cfg, "Aliyun", "AUTOCRM_ALIYUN_SMS_TEMPLATE")
+        values = {"content": out.body_without_sign()} if fallback else out.values
         return {
             "AccessKeyId": cfg["access_key_id"],
             "Action": "SendSms",
@@ -280,16 +286,8 @@ class TencentSms(HttpProvider):
 
     def body_for(self, out: Outgoing) -> dict:
         cfg = self.config
-        if out.provider_template:
-            template, values = out.provider_template, [value for _name, value in out.params]
-        elif cfg.get("fallback_template"):
-            template, values = cfg["fallback_template"], [out.body_without_sign()]
-        else:
-            raise SendError(
-                "no approved Tencent SMS template for this message "
-                "(set AUTOCRM_TENCENT_SMS_TEMPLATE or the template's provider code)",
-                transient=False,
-            )
+        template, fallback = approved_template(out, cfg, "Tencent", "AUTOCRM_TENCENT_SMS_TEMPLATE")
+        values = [out.body_without_sign()] if fallback else [value for _n, value in out.params]
         number = out.to if out.to.startswith("+") else f"+86{out.to}"
         return {
             "PhoneNumberSet": [number],

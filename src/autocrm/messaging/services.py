@@ -37,7 +37,6 @@ import re
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -46,8 +45,8 @@ from django.utils.translation import gettext as _
 from autocrm.core import audit, scoping
 from autocrm.core.errors import Conflict, Forbidden, Invalid, NotFound
 from autocrm.core.models import Store, User
-from autocrm.core.services import require
-from autocrm.core.validators import normalize_text
+from autocrm.core.services import check_errors, require
+from autocrm.core.validators import normalize_mobile, normalize_text
 from autocrm.customers.models import Customer
 from autocrm.messaging import conf, policy, templating
 from autocrm.messaging.models import Channel, Kind, MessageAttempt, MessageTemplate, OutboxMessage
@@ -179,8 +178,13 @@ def compose(
     return text, used, missing
 
 
+def _braced(names) -> str:
+    """Placeholder names as written in a template: {a}、{b}."""
+    return "、".join(f"{{{name}}}" for name in names)
+
+
 def _missing_error(missing: list[str]) -> Invalid:
-    names = "、".join(f"{{{name}}}" for name in missing)
+    names = _braced(missing)
     return Invalid(
         _("Values missing for %(names)s.") % {"names": names},
         fields={"context": _("Give a value for %(names)s.") % {"names": names}},
@@ -316,7 +320,7 @@ PURPOSE_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,39}$")
 
 
 def placeholder_list() -> str:
-    return "、".join(f"{{{name}}}" for name in templating.PLACEHOLDERS)
+    return _braced(templating.PLACEHOLDERS)
 
 
 def preview(
@@ -340,6 +344,13 @@ def preview(
         "unknown": templating.unknown_placeholders(body or "")
         + templating.unknown_placeholders(subject or ""),
         "is_sms": channel == Channel.SMS,
+    }
+
+
+def _unknown_message(unknown: list[str]) -> str:
+    return _("Unknown placeholder %(names)s. Use only: %(allowed)s.") % {
+        "names": _braced(unknown),
+        "allowed": placeholder_list(),
     }
 
 
@@ -375,10 +386,7 @@ def _clean_template(actor: User, data: dict, template: MessageTemplate | None) -
     if not body:
         errors["body"] = _("Enter the text.")
     elif unknown:
-        errors["body"] = _("Unknown placeholder %(names)s. Use only: %(allowed)s.") % {
-            "names": "、".join(f"{{{name}}}" for name in unknown),
-            "allowed": placeholder_list(),
-        }
+        errors["body"] = _unknown_message(unknown)
     elif channel == Channel.SMS and body.startswith("【"):
         errors["body"] = _(
             "Leave out the 【signature】: it is added to every SMS from the store's or brand's "
@@ -393,15 +401,11 @@ def _clean_template(actor: User, data: dict, template: MessageTemplate | None) -
             ) % {"chars": figures["chars"], "max": templating.SMS_MAX}
     subject_unknown = templating.unknown_placeholders(merged["subject"] or "")
     if subject_unknown:
-        errors["subject"] = _("Unknown placeholder %(names)s. Use only: %(allowed)s.") % {
-            "names": "、".join(f"{{{name}}}" for name in subject_unknown),
-            "allowed": placeholder_list(),
-        }
+        errors["subject"] = _unknown_message(subject_unknown)
     for key, limit in (("name", 60), ("purpose", 40), ("subject", 120), ("provider_template", 60)):
         if len(str(clean.get(key, "") or "")) > limit and not errors.get(key):
             errors[key] = _("At most %(count)s characters.") % {"count": limit}
-    if errors and any(errors.values()):
-        raise Invalid(fields={k: v for k, v in errors.items() if v})
+    check_errors(errors)
     if "name" in clean:
         dupes = MessageTemplate.objects.filter(org_id=actor.org_id, name=clean["name"])
         if template is not None:
@@ -588,12 +592,8 @@ def withdraw_consent(customer: Customer, channel: str, how: str) -> list[str]:
 
 
 def normalize_inbound_mobile(value: str) -> str:
-    digits = re.sub(r"\D", "", value or "")
-    if digits.startswith("0086"):
-        digits = digits[4:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    return digits
+    """The vendor's sender number as stored on customers (country code and separators off)."""
+    return re.sub(r"\D", "", normalize_mobile(value))
 
 
 def opt_out_by_reply(mobile: str, text: str, provider: str) -> int:
@@ -607,7 +607,7 @@ def opt_out_by_reply(mobile: str, text: str, provider: str) -> int:
     how = _("SMS reply %(text)s (%(provider)s)") % {"text": text.strip()[:10], "provider": provider}
     count = 0
     with audit.audit_context(source="portal"):
-        for customer in Customer.objects.filter(Q(mobile=mobile)):
+        for customer in Customer.objects.filter(mobile=mobile):
             withdraw_consent(customer, Channel.SMS, how)
             count += 1
     return count

@@ -411,8 +411,15 @@ def _slot_choices(store: Store, conf: ServiceSettings, day: datetime.date) -> li
 
 
 def _booking_context(
-    store: Store, conf: ServiceSettings, day: datetime.date, values=None, errors=None
+    store: Store,
+    conf: ServiceSettings,
+    day: datetime.date,
+    values=None,
+    errors=None,
+    invite: dict | None = None,
 ) -> dict:
+    """``invite``: the reminder link's customer (``services.read_invite``), whose mobile the
+    page shows masked."""
     slots = _slot_choices(store, conf, day)
     return {
         "store": store,
@@ -427,6 +434,7 @@ def _booking_context(
         "values": values or {},
         "errors": errors or {},
         "today": timezone.localdate(),
+        "invite_mobile": mask_mobile(invite["mobile"]) if invite else "",
     }
 
 
@@ -449,8 +457,7 @@ def book(request, org_code, store_code):
             errors["invite"] = _(
                 "This booking link has expired. Please fill in your details below."
             )
-        context = _booking_context(store, conf, day, values, errors)
-        context["invite_mobile"] = mask_mobile(invite["mobile"]) if invite else ""
+        context = _booking_context(store, conf, day, values, errors, invite)
         return render(request, "portal/book.html", context)
     values = {
         k: request.POST.get(k, "").strip()
@@ -467,7 +474,7 @@ def book(request, org_code, store_code):
         return render(
             request,
             "portal/book.html",
-            _booking_context(store, conf, day, values, errors),
+            _booking_context(store, conf, day, values, errors, invite),
             status=400,
         )
     starts_at = None
@@ -504,8 +511,7 @@ def book(request, org_code, store_code):
             errors["starts_at"] = str(exc.message)
         elif not exc.fields:
             errors["form"] = str(exc.message)
-        context = _booking_context(store, conf, day, values, errors)
-        context["invite_mobile"] = mask_mobile(invite["mobile"]) if invite else ""
+        context = _booking_context(store, conf, day, values, errors, invite)
         return render(request, "portal/book.html", context, status=exc.status)
     ref = signing.dumps(appt.pk, salt=BOOKING_SALT)
     return redirect("portal_book_done", org_code=org_code, store_code=store_code, ref=ref)
