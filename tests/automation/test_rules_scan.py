@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import datetime
 import threading
-from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from autocrm.automation import conditions, scan
 from autocrm.automation.models import Rule, RuleFiring, Task
@@ -419,8 +418,9 @@ class TestBrokenRules:
 
 
 def test_scan_query_is_one_per_chunk(world, cars, django_assert_max_num_queries):
-    """The base is read set-based: a chunk of candidates costs a handful of queries, not one
-    per record."""
+    """The base is read set-based: a chunk of candidates costs a handful of reads, and each
+    fired record only its action's own writes (the tag: about 4), so one more read per record
+    breaks the bound."""
     owner = Customer.objects.get(name="张三")
     for n in range(40):
         cf.vehicle(owner, f"京C{n:05d}", insurance_expires_on=datetime.date(2027, 6, 1))
@@ -432,9 +432,7 @@ def test_scan_query_is_one_per_chunk(world, cars, django_assert_max_num_queries)
         condition={"field": "customer.spend_12m", "op": "gte", "value": 0},
         actions=[{"type": "tag", "tag": "续保季"}],
     )
-    with django_assert_max_num_queries(20 + 40 * 8):
+    with django_assert_max_num_queries(20 + 40 * 5):
         stats = run("2026-12-01", 10)
     assert stats.fired == 40 and fired(rule)
     assert Vehicle.objects.filter(owner__tags__name="续保季").exists()
-    assert connection.vendor in ("sqlite", "postgresql")
-    assert Decimal(0) == 0

@@ -12,8 +12,7 @@ from ninja import Field, Router, Schema, Status
 from autocrm.automation import selectors, services
 from autocrm.automation.models import Task
 from autocrm.core.api import page_of
-from autocrm.core.errors import Invalid
-from autocrm.core.services import require
+from autocrm.core.services import check_errors, require
 from autocrm.core.validators import mask_mobile
 
 router = Router(tags=["tasks"])
@@ -97,7 +96,7 @@ def task_out(viewer, task: Task, next_task_ids: list[int] | None = None) -> dict
     return data
 
 
-def _aware(value: datetime.datetime | None) -> datetime.datetime | None:
+def aware(value: datetime.datetime | None) -> datetime.datetime | None:
     """Times without an offset are the local time (Asia/Shanghai)."""
     if value is not None and timezone.is_naive(value):
         return timezone.make_aware(value)
@@ -117,15 +116,17 @@ def list_tasks(
     of the stores a manager sees. Open tasks come by due time, closed ones newest first;
     ``status=closed`` is done and cancelled together."""
     require(request.user, "task.view")
-    errors = {}
-    if view not in selectors.VIEWS:
-        errors["view"] = _("Use mine or all.")
-    if status not in selectors.STATUSES:
-        errors["status"] = _("Use open, done, cancelled or closed.")
-    if kind and kind not in Task.Kind.values:
-        errors["kind"] = _("Choose one of the listed kinds.")
-    if errors:
-        raise Invalid(fields=errors)
+    check_errors(
+        {
+            "view": "" if view in selectors.VIEWS else _("Use mine or all."),
+            "status": ""
+            if status in selectors.STATUSES
+            else _("Use open, done, cancelled or closed."),
+            "kind": ""
+            if not kind or kind in Task.Kind.values
+            else _("Choose one of the listed kinds."),
+        }
+    )
     qs = selectors.inbox(request.user, view, status, kind)
     page = selectors.page(qs, cursor, limit)
     page["items"] = [task_out(request.user, t) for t in page["items"]]
@@ -149,7 +150,7 @@ def create_task(request, payload: TaskIn):
         details=payload.details,
         role=payload.role,
         assignee_id=payload.assignee_id,
-        due_at=_aware(payload.due_at),
+        due_at=aware(payload.due_at),
         customer_id=payload.customer_id,
         vehicle_id=payload.vehicle_id,
         work_order_id=payload.work_order_id,
@@ -168,7 +169,7 @@ def complete_task(request, task_id: int, payload: TaskCompleteIn):
         result=payload.result,
         note=payload.note,
         next_step=payload.next_step,
-        next_due=_aware(payload.next_due),
+        next_due=aware(payload.next_due),
     )
     task = selectors.get_task(request.user, task_id)
     return task_out(request.user, task, [t.pk for t in selectors.next_tasks(task)])

@@ -12,7 +12,9 @@ from ninja import Field, Query, Router, Schema, Status
 
 from autocrm.automation import actions as act
 from autocrm.automation import rules
+from autocrm.automation.api import aware
 from autocrm.automation.models import Rule
+from autocrm.core.api import page_of
 from autocrm.core.errors import Invalid
 from autocrm.core.pagination import paginate
 from autocrm.core.services import require
@@ -50,7 +52,8 @@ def _out(rule: Rule) -> dict:
     return {
         **{f: getattr(rule, f) for f in RuleOut.model_fields if hasattr(rule, f)},
         "actions": act.masked(rule.actions),
-        "store_ids": sorted(rule.stores.values_list("pk", flat=True)),
+        # from the prefetched stores when listing (values_list would query once per rule)
+        "store_ids": sorted(s.pk for s in rule.stores.all()),
         "enabled": rule.is_active,
     }
 
@@ -95,11 +98,6 @@ class PageQuery(Schema):
     entity: str | None = None
 
 
-class RulePage(Schema):
-    items: list[RuleOut]
-    next_cursor: str | None
-
-
 class PreviewIn(Schema):
     now: str | None = None
 
@@ -136,9 +134,7 @@ class FiringOut(Schema):
     finished_at: datetime.datetime | None
 
 
-class FiringPage(Schema):
-    items: list[FiringOut]
-    next_cursor: str | None
+RulePage, FiringPage = page_of(RuleOut), page_of(FiringOut)
 
 
 def _rule(request, rule_id: int) -> Rule:
@@ -199,10 +195,7 @@ def preview_rule(request, rule_id: int, payload: PreviewIn | None = None):
         now = parse_datetime(payload.now)
         if now is None:
             raise Invalid(fields={"now": _("Give a date and time such as 2026-12-01T09:00.")})
-        if now.tzinfo is None:
-            from django.utils import timezone
-
-            now = timezone.make_aware(now)
+        now = aware(now)
     return rules.preview(request.user, rule, now)
 
 

@@ -118,15 +118,22 @@ def scope_q(rule: Rule) -> Q:
 
 
 def in_scope(rule: Rule, store_id: int | None) -> bool:
+    """Whether a store is in the rule's scope. The scope's stores are read once per rule
+    object (``process_events`` keeps its rules for the whole batch of events)."""
     if rule.scope == Rule.Scope.ORG:
         return True
     if store_id is None:
         return False
-    if rule.scope == Rule.Scope.REGION:
-        from autocrm.core.models import Store
+    ids = rule.__dict__.get("_scope_store_ids")
+    if ids is None:
+        if rule.scope == Rule.Scope.REGION:
+            from autocrm.core.models import Store
 
-        return Store.objects.filter(pk=store_id, region_id=rule.region_id).exists()
-    return rule.stores.filter(pk=store_id).exists()
+            ids = Store.objects.filter(region_id=rule.region_id)
+        else:
+            ids = rule.stores.all()
+        ids = rule.__dict__["_scope_store_ids"] = frozenset(ids.values_list("pk", flat=True))
+    return store_id in ids
 
 
 # --- claiming firings ---------------------------------------------------------------------

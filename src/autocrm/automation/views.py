@@ -14,6 +14,7 @@ from autocrm.automation.forms import CancelForm, CompleteForm, ReassignForm, Tas
 from autocrm.automation.models import Task
 from autocrm.core.errors import Invalid, NotFound, ServiceError
 from autocrm.core.forms import apply_service_error
+from autocrm.core.pagination import page_for_request
 from autocrm.core.selectors import store_count, visible_staff, visible_stores
 from autocrm.core.views import capability_required, is_partial
 from autocrm.customers import selectors as customer_selectors
@@ -46,14 +47,12 @@ def inbox(request):
     else:
         qs = selectors.inbox(user, tab, Task.Status.OPEN, kind)
         summary = selectors.open_counts(qs)
-    page = selectors.page(qs, request.GET.get("cursor"), PAGE_SIZE, lenient=True)
-    query = request.GET.copy()
-    query.pop("cursor", None)
+    page = page_for_request(request, qs, PAGE_SIZE, pager=selectors.page)
     context = {
         "tasks": page["items"],
         "next_cursor": page["next_cursor"],
-        "query": query.urlencode(),
-        "first_page": not request.GET.get("cursor"),
+        "query": page["query"],
+        "first_page": page["first_page"],
         "tab": tab,
         "kind": kind,
         "kinds": Task.Kind.choices,

@@ -4,6 +4,8 @@ only (``rules.manage``)."""
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib import messages
 from django.db.models import Count
 from django.shortcuts import redirect, render
@@ -36,12 +38,13 @@ SHOWN = {
 }
 
 
-def describe(rule: Rule) -> str:
-    """The trigger in words: "保险到期前30天", "生日（每年）", "记录新建"."""
+def describe(rule: Rule, fields_for=conditions.fields_for) -> str:
+    """The trigger in words: "保险到期前30天", "生日（每年）", "记录新建". A list passes a
+    ``fields_for`` that remembers each entity's fields (they cost a query)."""
     t = rule.trigger or {}
     labels = triggers.type_labels()
     if triggers.kind_of(t) == "time":
-        spec = conditions.fields_for(rule.entity, rule.org_id).get(t.get("field"))
+        spec = fields_for(rule.entity, rule.org_id).get(t.get("field"))
         field = str(spec.label) if spec else t.get("field", "")
         days = int(t.get("offset_days") or 0)
         if t.get("type") == "anniversary":
@@ -72,8 +75,9 @@ def _rows(user):
 @capability_required("rules.manage")
 def rule_list(request):
     items = list(_rows(request.user))
+    fields_for = functools.cache(conditions.fields_for)  # one read per entity, not per rule
     for rule in items:
-        rule.trigger_text = describe(rule)
+        rule.trigger_text = describe(rule, fields_for)
     return render(request, "automation/rules/list.html", {"rules": items})
 
 

@@ -55,11 +55,17 @@ def paginate(
     return {"items": rows, "next_cursor": _encode(rows[-1].pk) if more and rows else None}
 
 
-def page_for_request(request, queryset: QuerySet, limit: int = 50, *, descending=True) -> dict:
+def page_for_request(
+    request, queryset: QuerySet, limit: int = 50, *, descending=True, pager=None
+) -> dict:
     """A list page's cursor page (lenient): ``items``, ``next_cursor``, ``query`` (the list's
-    other parameters, for the links) and ``first_page``; ``_cursor_pager.html`` draws the links."""
+    other parameters, for the links) and ``first_page``; ``_cursor_pager.html`` draws the links.
+    ``pager(queryset, cursor, limit, lenient=True)`` replaces ``paginate`` (another order)."""
     cursor = request.GET.get("cursor")
-    page = paginate(queryset, cursor, limit, descending=descending, lenient=True)
+    if pager is None:
+        page = paginate(queryset, cursor, limit, descending=descending, lenient=True)
+    else:
+        page = pager(queryset, cursor, limit, lenient=True)
     query = request.GET.copy()
     query.pop("cursor", None)
     return {**page, "query": query.urlencode(), "first_page": not cursor}
