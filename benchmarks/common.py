@@ -73,3 +73,21 @@ def run_measured(cmd: list[str], env: dict, log: Path) -> ChildRun:
     return ChildRun(
         proc.returncode, seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, text
     )
+
+
+def fresh_database(db: str, admin_url: str, name: str, env: dict):
+    """Point ``env`` at the database to measure: SQLite (no ``DATABASE_URL``) or a new
+    PostgreSQL database ``name``. Returns the PostgreSQL database to drop afterwards (None
+    for SQLite) and why PostgreSQL cannot be reached ('' when it can; then nothing is made)."""
+    from server import PgDatabase
+
+    if db != "postgres":
+        env.pop("DATABASE_URL", None)
+        return None, ""
+    pg = PgDatabase(admin_url, name)
+    why = pg.reachable()
+    if why:
+        return None, why
+    pg.create()
+    env["DATABASE_URL"] = pg.url
+    return pg, ""

@@ -37,8 +37,8 @@ import sys
 import time
 from pathlib import Path
 
-from common import git_revision, percentile, stop_on_sigterm
-from server import HarnessError, PgDatabase, in_process, redact_url
+from common import fresh_database, git_revision, percentile, stop_on_sigterm
+from server import HarnessError, in_process, redact_url
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -276,15 +276,11 @@ def run_database(db: str, args: argparse.Namespace, stamp: str) -> dict:
     env = os.environ.copy()
     pg = None
     try:
-        if db == "postgres":
-            pg = PgDatabase(args.pg_admin_url, f"autocrm_reports_{stamp.replace('-', '_')}")
-            why = pg.reachable()
-            if why:
-                return {"database": db, "skipped": why}
-            pg.create()
-            env["DATABASE_URL"] = pg.url
-        else:
-            env.pop("DATABASE_URL", None)
+        pg, why = fresh_database(
+            db, args.pg_admin_url, f"autocrm_reports_{stamp.replace('-', '_')}", env
+        )
+        if why:
+            return {"database": db, "skipped": why}
         cmd = [sys.executable, __file__, "--child", db, "--out", str(out), "--scale", args.scale]
         cmd += ["--requests", str(args.requests), "--budget", str(args.budget)]
         cmd += ["--load-timeout", str(args.load_timeout)] + (["--keep"] if args.keep else [])

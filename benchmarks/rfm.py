@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from common import git_revision, rounded, stop_on_sigterm
-from server import HarnessError, PgDatabase, bench_env, redact_url, run_step
+from common import fresh_database, git_revision, rounded, stop_on_sigterm
+from server import HarnessError, bench_env, redact_url, run_step
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -103,15 +103,9 @@ def measure(db: str, customers: int, pg_admin: str, keep: bool) -> dict:
     env = bench_env(data_dir)
     pg = None
     try:
-        if db == "postgres":
-            pg = PgDatabase(pg_admin, f"autocrm_rfm_{os.getpid()}")
-            why = pg.reachable()
-            if why:
-                return {"database": db, "skipped": why}
-            pg.create()
-            env["DATABASE_URL"] = pg.url
-        else:
-            env.pop("DATABASE_URL", None)
+        pg, why = fresh_database(db, pg_admin, f"autocrm_rfm_{os.getpid()}", env)
+        if why:
+            return {"database": db, "skipped": why}
         run_step(["migrate"], env)
         proc = subprocess.run(
             [sys.executable, __file__, "--child", "--customers", str(customers)],

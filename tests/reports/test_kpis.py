@@ -160,3 +160,13 @@ def test_open_days_stop_today(world):
     b = kpis.basis_for(world.manager_a1, today - dt.timedelta(days=2), today + dt.timedelta(9))
     assert kpis.open_days(b) == 3
     assert kpis.revenue_per_bay_day(b) is None  # no visits: nothing to show
+
+
+def test_money_totals_are_read_once_per_basis(world, january, django_assert_num_queries):
+    b = kpis.basis_for(world.manager_a1, JAN_1, JAN_31)
+    with django_assert_num_queries(1):
+        figures = [kpis.value(code, b) for code in ("car_count", "sales", "comeback_rate")]
+        figures += [kpis.average_repair_order(b), kpis.labour_mix(b), kpis.parts_mix(b)]
+    assert figures[:2] == [EXPECTED["car_count"], EXPECTED["sales"]]
+    # A narrowed basis reads its own totals.
+    assert kpis.car_count(b.narrow("advisor", world.advisor_a1.pk)) == 1

@@ -410,26 +410,30 @@ def _editable(actor: User, report: SavedReport) -> None:
         raise Forbidden(_("Only the owner of a report may change it."))
 
 
+EDITABLE_FIELDS = (
+    "name",
+    "dataset",
+    "dimensions",
+    "measures",
+    "filters",
+    "chart",
+    "period",
+    "shared_roles",
+    "pinned",
+    "schedule",
+    "recipients",
+)
+
+
+def report_values(report: SavedReport) -> dict:
+    """The report's editable settings, as ``create_report`` takes them."""
+    return {f: getattr(report, f) for f in EDITABLE_FIELDS}
+
+
 @transaction.atomic
 def update_report(actor: User, report: SavedReport, **data) -> SavedReport:
     _editable(actor, report)
-    merged = {
-        f: getattr(report, f)
-        for f in (
-            "name",
-            "dataset",
-            "dimensions",
-            "measures",
-            "filters",
-            "chart",
-            "period",
-            "shared_roles",
-            "pinned",
-            "schedule",
-            "recipients",
-        )
-    }
-    merged.update(data)
+    merged = {**report_values(report), **data}
     for k, v in _clean(actor, merged).items():
         setattr(report, k, v)
     report.save()

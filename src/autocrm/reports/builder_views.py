@@ -132,21 +132,7 @@ def _form(request, report: SavedReport | None):
             errors, error = exc.fields, exc.display_text
         values = data
     elif report is not None:
-        values = {
-            f: getattr(report, f)
-            for f in (
-                "name",
-                "dimensions",
-                "measures",
-                "filters",
-                "chart",
-                "period",
-                "shared_roles",
-                "pinned",
-                "schedule",
-                "recipients",
-            )
-        }
+        values = builder.report_values(report)
     else:
         values = {"dimensions": [], "measures": [{"agg": "count", "field": ""}], "filters": {}}
         values.update(chart="bar", period="last_12_months", shared_roles=[], recipients=[])

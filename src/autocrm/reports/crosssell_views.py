@@ -10,14 +10,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from autocrm.core import audit, scoping, xlsx
-from autocrm.core.http import XLSX, download
+from autocrm.core import scoping, xlsx
 from autocrm.core.pagination import page_for_request
 from autocrm.core.services import require
 from autocrm.core.validators import mask_mobile
 from autocrm.core.views import capability_required
-from autocrm.customers.models import Customer
 from autocrm.reports import builder, crosssell
+from autocrm.reports.exports import customer_download
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000
@@ -175,16 +174,8 @@ def _export(user, preset, title, qs, show_phone):
                 c.lifetime_spend,
             ],
         )
-    audit.record_event(
-        "reveal",
-        Customer,
-        f"{n} × cross-sell list {preset} export: {title}"[:200],
-        {"rows": [None, n]},
-        org_id=user.org_id,
-        user=user,
-    )
-    stamp = timezone.localdate().strftime("%Y%m%d")
-    return download(xlsx.workbook_bytes(wb), f"cross-sell-{preset}-{stamp}.xlsx", XLSX)
+    note = f"{n} × cross-sell list {preset} export: {title}"
+    return customer_download(user, wb, n, note, f"cross-sell-{preset}")
 
 
 def _export_pivot(user, pivot):
@@ -193,16 +184,9 @@ def _export_pivot(user, pivot):
     xlsx.append(sheet, [_("Vehicle model"), *pivot["columns"]])
     for row in pivot["rows"]:
         xlsx.append(sheet, [row["label"], *row["cells"]])
-    audit.record_event(
-        "reveal",
-        Customer,
-        f"{len(pivot['rows'])} × cross-sell preference pivot export",
-        {"rows": [None, len(pivot["rows"])]},
-        org_id=user.org_id,
-        user=user,
-    )
-    stamp = timezone.localdate().strftime("%Y%m%d")
-    return download(xlsx.workbook_bytes(wb), f"cross-sell-preference-{stamp}.xlsx", XLSX)
+    n = len(pivot["rows"])
+    note = f"{n} × cross-sell preference pivot export"
+    return customer_download(user, wb, n, note, "cross-sell-preference")
 
 
 @require_POST

@@ -174,7 +174,7 @@ def people(user: User, b: kpis.Basis) -> dict:
                 "efficiency_display": kpis.display(eff, "%"),
                 "nps": score,
                 "nps_display": kpis.display(score),
-                "billed": kpis.q2(kpis.billed_hours(part)),
+                "billed": kpis.q2(kpis.billed_hours(part)),  # memoised: no second read
             }
         )
     technicians.sort(key=lambda r: (r["efficiency"] is None, -(r["efficiency"] or 0), r["label"]))

@@ -11,7 +11,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from autocrm.core import xlsx
-from autocrm.core.errors import Invalid
 from autocrm.core.http import XLSX, download
 from autocrm.core.pagination import page_for_request
 from autocrm.core.views import capability_required
@@ -22,12 +21,7 @@ EXPORT_LIMIT = 100_000
 
 
 def _period(request):
-    try:
-        start, end = selectors.parse_period(request.GET.get("from"), request.GET.get("to"))
-        return start, end, ""
-    except Invalid as exc:
-        start, end = selectors.parse_period(None, None)
-        return start, end, " ".join(str(v) for v in exc.fields.values()) or str(exc.message)
+    return selectors.period_or_default(request.GET.get("from"), request.GET.get("to"))
 
 
 def _url(name: str, start, end, **params) -> str:

@@ -77,6 +77,8 @@ class Basis:
     technician_id: int | None = None
     options: dict = field(default_factory=dict)
     store_ids: frozenset | None = None  # the stores whose bays count (None: unknown)
+    # Aggregates already read for this basis (``replace`` starts a narrowed copy afresh).
+    memo: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def window(self) -> tuple[datetime.datetime, datetime.datetime]:
@@ -159,6 +161,13 @@ def basis_for(user: User, start: datetime.date, end: datetime.date, **options) -
     if not user.can("reports.store"):
         b = b.narrow("advisor", user.pk)
     return b
+
+
+def _once(b: Basis, key: str, compute: Callable[[Basis], object]):
+    """``compute(b)``, read once per basis: several metrics of a page share it."""
+    if key not in b.memo:
+        b.memo[key] = compute(b)
+    return b.memo[key]
 
 
 # --- visits and customers -----------------------------------------------------------------
@@ -315,6 +324,12 @@ def no_show_rate(b: Basis) -> Decimal | None:
 
 
 def _money(b: Basis) -> dict:
+    """The visits' count and money totals (car count, sales, ARO, gross profit, the mixes
+    and the comeback rate all use them)."""
+    return _once(b, "money", _read_money)
+
+
+def _read_money(b: Basis) -> dict:
     row = visits(b).aggregate(
         n=Count("id"),
         total=Sum("total"),
@@ -328,7 +343,7 @@ def _money(b: Basis) -> dict:
 
 
 def car_count(b: Basis) -> int:
-    return visits(b).count()
+    return _money(b)["n"]
 
 
 def sales(b: Basis) -> Decimal | None:
@@ -448,6 +463,10 @@ def declined_value(b: Basis) -> Decimal:
 def billed_hours(b: Basis) -> Decimal:
     """Approved labour lines' hours on the visits; a line shared by several technicians
     counts a share for each when the basis is one technician."""
+    return _once(b, "billed", _read_billed_hours)
+
+
+def _read_billed_hours(b: Basis) -> Decimal:
     lines = b.lines.filter(
         work_order__in=visits(b),
         approval=WorkOrderLine.Approval.APPROVED,

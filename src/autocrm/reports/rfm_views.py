@@ -5,17 +5,15 @@ from __future__ import annotations
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from autocrm.core import audit, xlsx
-from autocrm.core.http import XLSX, download
+from autocrm.core import xlsx
 from autocrm.core.pagination import page_for_request
 from autocrm.core.services import require
 from autocrm.core.validators import mask_mobile
 from autocrm.core.views import capability_required
-from autocrm.customers.models import Customer
 from autocrm.reports import rfm
+from autocrm.reports.exports import customer_download
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000
@@ -92,14 +90,4 @@ def _export(user, segment, qs, show_phone):
                 str(rfm.SEGMENTS[segment]),
             ],
         )
-    content = xlsx.workbook_bytes(wb)
-    audit.record_event(
-        "reveal",
-        Customer,
-        f"{n} × RFM segment {segment} export",
-        {"rows": [None, n]},
-        org_id=user.org_id,
-        user=user,
-    )
-    stamp = timezone.localdate().strftime("%Y%m%d")
-    return download(content, f"rfm-{segment}-{stamp}.xlsx", XLSX)
+    return customer_download(user, wb, n, f"{n} × RFM segment {segment} export", f"rfm-{segment}")

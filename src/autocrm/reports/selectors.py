@@ -53,6 +53,18 @@ def parse_period(start: str | None, end: str | None) -> tuple[datetime.date, dat
     return lo, hi
 
 
+def period_or_default(
+    start: str | None, end: str | None
+) -> tuple[datetime.date, datetime.date, str]:
+    """For a page: the period asked for, or this month so far with the reason it was
+    refused (empty when it was not)."""
+    try:
+        return (*parse_period(start, end), "")
+    except Invalid as exc:
+        message = " ".join(str(v) for v in exc.fields.values()) or str(exc.message)
+        return (*parse_period(None, None), message)
+
+
 def _months(start: datetime.date, end: datetime.date):
     first = start.replace(day=1)
     while first <= end:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.shortcuts import render
 from django.urls import reverse
 
-from autocrm.core.errors import Invalid
 from autocrm.core.views import capability_required
 from autocrm.reports import selectors
 
@@ -21,12 +20,9 @@ def _drill_url(user, drill: str) -> str:
 @capability_required("reports.view")
 def dashboard(request):
     user = request.user
-    try:
-        start, end = selectors.parse_period(request.GET.get("from"), request.GET.get("to"))
-        period_error = ""
-    except Invalid as exc:
-        start, end = selectors.parse_period(None, None)
-        period_error = " ".join(str(v) for v in exc.fields.values()) or str(exc.message)
+    start, end, period_error = selectors.period_or_default(
+        request.GET.get("from"), request.GET.get("to")
+    )
     tiles = selectors.tiles(user, start, end)
     for tile in tiles:
         tile["url"] = _drill_url(user, tile["drill"])
