@@ -296,6 +296,7 @@ class TestRefresh:
         v.refresh_from_db()
         today = timezone.localdate()
         assert v.last_service_on == today and v.service_due_km is not None
+        assert v.last_service_km == 12_000  # written with the prediction, in one UPDATE
         # one reading only: no own estimate, 35 km a day → 143 days for 5 000 km
         assert v.daily_km_source == "default"
         assert (v.service_due_on, v.service_due_km) == (today + days(143), 17_000)

@@ -32,9 +32,9 @@ from autocrm.service.models import (
     WorkOrderCounter,
     WorkOrderLine,
 )
+from autocrm.service.services import CENT
 from autocrm.workflow.models import DEFAULT_STAGES, Stage, StageVisit
 
-CENT = Decimal("0.01")
 OPEN = ["draft", "estimate", "in_progress", "qc", "ready"]
 VISITS = ["settled", "closed"]
 

@@ -263,16 +263,27 @@ def _median_tenths(counts: Sequence[tuple[int, int]]) -> int:
 # --- one vehicle -----------------------------------------------------------------------------
 
 
-def refresh_vehicle(vehicle: Vehicle | int, *, today: datetime.date | None = None) -> Prediction:
+def refresh_vehicle(
+    vehicle: Vehicle | int, *, today: datetime.date | None = None, **new_values
+) -> Prediction:
     """Recompute one vehicle right after a new reading or a settlement, inside the caller's
     transaction: the page, the API answer and the rules engine (which may react to the same
     event) see the new prediction at once. A handful of indexed queries; the store median is
-    read from ``StoreMileage`` rather than recomputed."""
+    read from ``StoreMileage`` rather than recomputed.
+
+    ``new_values``: inputs of the rule the caller is changing (e.g. ``last_service_on`` and
+    ``last_service_km`` at a settlement), written in the same UPDATE as the prediction instead
+    of being written first and read back."""
     vid = vehicle.pk if isinstance(vehicle, Vehicle) else int(vehicle)
     today = today or timezone.localdate()
+    inputs = ("last_service_on", "last_service_km", "current_mileage", "mileage_read_on")
+    unknown = new_values.keys() - set(inputs)
+    if unknown:
+        raise TypeError(f"refresh_vehicle() got unexpected values: {sorted(unknown)}")
     row = Vehicle.objects.values(
-        "home_store_id", "last_service_on", "last_service_km", "current_mileage", "mileage_read_on"
+        "home_store_id", *(name for name in inputs if name not in new_values)
     ).get(pk=vid)
+    row.update(new_values)
     start = today - datetime.timedelta(days=WINDOW_DAYS)
     readings = MileageReading.objects.filter(vehicle_id=vid).filter(
         Q(read_on__gte=start) | Q(source=CORRECTION)
@@ -289,6 +300,7 @@ def refresh_vehicle(vehicle: Vehicle | int, *, today: datetime.date | None = Non
         interval_months=params.interval_months,
     )
     values = {
+        **new_values,
         "daily_km": p.daily_km,
         "daily_km_source": p.source,
         "service_due_on": p.due_on,

@@ -21,6 +21,7 @@ from autocrm.core.scoping import require_visible
 from autocrm.core.services import require
 from autocrm.core.validators import normalize_text
 from autocrm.service.models import Inspection, InspectionTemplate, InspectionTemplateItem
+from autocrm.service.selectors_checklists import checklist_items, get_checklist_item, sections
 
 CAPABILITY = "inspection.manage"
 NAME_MAX = InspectionTemplate._meta.get_field("name").max_length
@@ -46,10 +47,8 @@ def _own(actor: User, template: InspectionTemplate) -> InspectionTemplate:
 
 
 def _own_item(template: InspectionTemplate, item: InspectionTemplateItem) -> InspectionTemplateItem:
-    found = template.items.filter(pk=item.pk).first()
-    if found is None:
-        raise NotFound()
-    return found
+    """The item as stored, if it belongs to the checklist (else NotFound)."""
+    return get_checklist_item(template, item.pk)
 
 
 def _clean_name(org_id: int, raw, *, template: InspectionTemplate | None = None) -> str:
@@ -110,10 +109,6 @@ def _renumber(items: list[InspectionTemplateItem]) -> list[InspectionTemplateIte
             item.sort = n * STEP
             item.save(update_fields=["sort"])
     return items
-
-
-def _items(template: InspectionTemplate) -> list[InspectionTemplateItem]:
-    return list(template.items.order_by("sort", "id"))
 
 
 def _touch(template: InspectionTemplate) -> None:
@@ -206,7 +201,7 @@ def retire_template(actor: User, template: InspectionTemplate) -> bool:
             template.save(update_fields=["is_active", "updated_at"])
         return False
     # Item by item, so each deletion is audited with a readable name.
-    for item in _items(template):
+    for item in checklist_items(template):
         item.delete()
     template.delete()
     return True
@@ -223,7 +218,7 @@ def add_item(
     """Add an item at the end of its section (or of the list, for a new section)."""
     template = _own(actor, template)
     clean_section, clean_name = _clean_item(section, name)
-    items = _items(template)
+    items = checklist_items(template)
     if len(items) >= MAX_ITEMS:
         raise Conflict(
             _("A checklist has at most %(n)d items.") % {"n": MAX_ITEMS},
@@ -256,7 +251,7 @@ def update_item(
     clean_section, clean_name = _clean_item(
         item.section if section is None else section, item.name if name is None else name
     )
-    items = _items(template)
+    items = checklist_items(template)
     _check_unique(items, clean_section, clean_name, skip=item.pk)
     if (clean_section, clean_name) == (item.section, item.name):
         return item
@@ -276,7 +271,7 @@ def remove_item(actor: User, template: InspectionTemplate, item: InspectionTempl
     """Remove an item; past inspections keep it (their results are copies)."""
     template = _own(actor, template)
     item = _own_item(template, item)
-    items = _items(template)
+    items = checklist_items(template)
     if template.is_active and len(items) <= 1:
         raise Conflict(
             _("An active checklist needs at least one item: deactivate it first."),
@@ -295,7 +290,7 @@ def move_item(
     """Move an item one place up (``-1``) or down (``+1``) within its section."""
     template = _own(actor, template)
     item = _own_item(template, item)
-    items = _items(template)
+    items = checklist_items(template)
     at = next(n for n, i in enumerate(items) if i.pk == item.pk)
     to = at + (1 if step > 0 else -1)
     if 0 <= to < len(items) and items[to].section == item.section:
@@ -313,11 +308,7 @@ def move_section(
     """Move the run of items of ``section`` before the previous run (``-1``) or after the
     next one (``+1``)."""
     template = _own(actor, template)
-    runs: list[list[InspectionTemplateItem]] = []
-    for item in _items(template):
-        if not runs or runs[-1][0].section != item.section:
-            runs.append([])
-        runs[-1].append(item)
+    runs = [run for _section, run in sections(checklist_items(template))]
     wanted = normalize_text(section if isinstance(section, str) else "")
     at = next((n for n, run in enumerate(runs) if run[0].section == wanted), None)
     if at is None:
@@ -337,7 +328,7 @@ def reorder_items(
 ) -> list[InspectionTemplateItem]:
     """Put the checklist's items in the order given (every item exactly once)."""
     template = _own(actor, template)
-    items = {i.pk: i for i in _items(template)}
+    items = {i.pk: i for i in checklist_items(template)}
     try:
         ids = [int(i) for i in item_ids]
     except (TypeError, ValueError):

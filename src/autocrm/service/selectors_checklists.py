@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.db.models import Count, Exists, OuterRef, QuerySet
 
-from autocrm.core.errors import NotFound
 from autocrm.core.models import User
 from autocrm.core.scoping import scoped
 from autocrm.core.selectors import get_or_404
@@ -33,14 +32,7 @@ def checklist_items(template: InspectionTemplate) -> list[InspectionTemplateItem
 
 
 def get_checklist_item(template: InspectionTemplate, pk) -> InspectionTemplateItem:
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise NotFound from None
-    item = template.items.filter(pk=pk).first()
-    if item is None:
-        raise NotFound
-    return item
+    return get_or_404(template.items.all(), pk)
 
 
 def sections(items: list[InspectionTemplateItem]) -> list[tuple[str, list]]:

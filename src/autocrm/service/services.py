@@ -1006,10 +1006,10 @@ def _after_settle(actor: User, wo: WorkOrder) -> None:
     """The visit enriches the archive: vehicle's last service, customer's spend and visits,
     recommendations done, a visit on the timeline, and the survey link."""
     today = timezone.localdate(wo.settled_at)
-    Vehicle.objects.filter(pk=wo.vehicle_id).update(
-        last_service_on=today, last_service_km=wo.mileage_in
+    # The next service counts from this one: written with the new prediction, in one UPDATE.
+    maintenance.refresh_vehicle(
+        wo.vehicle_id, today=today, last_service_on=today, last_service_km=wo.mileage_in
     )
-    maintenance.refresh_vehicle(wo.vehicle_id)  # the next service counts from this one
     customer = audit.locked(Customer.objects.select_for_update().get(pk=wo.customer_id))
     customer.visit_count += 1
     customer.lifetime_spend += wo.total
