@@ -43,8 +43,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import procinfo
-from common import git_revision, run_measured, stop_on_sigterm
-from server import HarnessError, PgDatabase, autocrm_command, bench_env, redact_url, run_step
+from common import fresh_database, git_revision, run_measured, stop_on_sigterm
+from server import HarnessError, autocrm_command, bench_env, redact_url, run_step
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -422,16 +422,12 @@ def bench_one(database: str, args, stamp: str) -> dict:
     pg = None
     result: dict = {"database": database}
     try:
-        if database == "postgres":
-            pg = PgDatabase(args.pg_admin_url, f"autocrm_rules_{stamp.replace('-', '_')}")
-            why = pg.reachable()
-            if why:
-                return {"database": database, "skipped": why}
-            pg.create()
-            env["DATABASE_URL"] = pg.url
+        name = f"autocrm_rules_{stamp.replace('-', '_')}"
+        pg, why = fresh_database(database, args.pg_admin_url, name, env)
+        if why:
+            return {"database": database, "skipped": why}
+        if pg is not None:
             result["url"] = redact_url(pg.url)
-        else:
-            env.pop("DATABASE_URL", None)
         run_step(["migrate"], env, timeout=900)
         result["data"], result["generate"] = measured_child(
             "generate", env, work, str(args.vehicles)
