@@ -136,13 +136,19 @@ class Bench:
         customer_cols = "c.id, c.name, c.mobile"
         if kind in ("plate_tail5", "plate_mid3"):
             cond, params = self._prefix("k.key", q.upper())
+            # A store's keys through their own copy of the home store (index home_store, key).
+            scope = (
+                f"k.home_store_id IN ({', '.join(str(int(i)) for i in self.scope[user]) or 'NULL'})"
+                " AND v.org_id = %s"
+                if self.scope[user] is not None
+                else "k.org_id = %s"
+            )
             return (
                 f"SELECT {vehicle_cols} FROM customers_platekey k "
                 "JOIN customers_vehicle v ON v.id = k.vehicle_id "
                 "LEFT JOIN customers_customer c ON c.id = v.owner_id "
-                f"WHERE k.org_id = %s AND {cond}{self._stores(user, 'v.home_store_id')} "
-                f"LIMIT {LIMIT}",
-                [self.org_id, *params],
+                f"WHERE {cond} AND {scope} LIMIT {LIMIT}",
+                [*params, self.org_id],
             )
         if kind == "plate_exact":
             # The terms of the partial unique index, so SQLite may use it.

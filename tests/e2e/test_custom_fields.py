@@ -1,6 +1,10 @@
-"""An HQ admin adds a custom field; an advisor fills it in and sees it on the 360° page."""
+"""An HQ admin adds a custom field; an advisor fills it in, sees it on the 360° page and
+filters the customer list by it."""
+
+import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.helpers import login, nav
 
@@ -30,3 +34,17 @@ def test_add_custom_field_and_fill_it(new_context):
     labels = page.locator("[data-testid=custom-label]").all_inner_texts()
     values = page.locator("[data-testid=custom-value]").all_inner_texts()
     assert dict(zip(labels, values, strict=True))["音响预算"] == "1-3万"
+
+    # The customer list offers the field as a filter; the rows follow it (htmx) and the
+    # address keeps it (for the cursor links and a reload).
+    nav(page, "customer")
+    control = page.locator("[data-testid=customer-filter] select[name=cf_audio_budget]")
+    rows = page.locator("[data-testid=customer-table] tbody")
+    control.select_option("1-3万")
+    expect(page).to_have_url(re.compile(r"cf_audio_budget="))
+    expect(rows.locator("tr")).to_have_count(1)
+    expect(rows).to_contain_text("孙悟空")
+    control.select_option("3万以上")
+    expect(rows).not_to_contain_text("孙悟空")
+    page.reload()
+    expect(control).to_have_value("3万以上")

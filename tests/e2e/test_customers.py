@@ -1,6 +1,6 @@
-"""An advisor files a new customer and their car, finds them again from the header search by
-part of the plate and by the pinyin initials of the name, and works on the 360° page: shows the
-number, adds a note, records mileage (a lower reading is refused in place)."""
+"""An advisor files a new customer (with their preferences) and their car, finds them again from
+the header search by part of the plate and by the pinyin initials of the name, and works on the
+360° page: shows the number, adds a note, records mileage (a lower reading is refused in place)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from autocrm.core.models import AuditLog
+from autocrm.catalog.models import ServicePackage
+from autocrm.core.models import AuditLog, Store
 from autocrm.customers.models import Customer, Interaction, Vehicle
 from tests.e2e.helpers import login, nav, path_of
 
@@ -41,6 +42,8 @@ def test_advisor_files_customer_and_vehicle_then_finds_them(page, demo):
     from autocrm.customers.validators import vin_check_digit
 
     assert vin_check_digit(VIN) == VIN[8]
+    org = Store.objects.get(code="s001").org
+    ServicePackage.objects.create(org=org, code="E2E-AUDIO", name="功放升级套餐")
     login(page, "advisor1")
     nav(page, "customer")
     assert path_of(page) == "/customers/"
@@ -52,12 +55,33 @@ def test_advisor_files_customer_and_vehicle_then_finds_them(page, demo):
     form.locator("#id_name").fill(NAME)
     form.locator("#id_mobile").fill(MOBILE)
     form.locator("#id_birthday").fill("1988-06-15")
+    # Preferences: a catalog service ticked, another typed, music style, budget and brands; a
+    # budget whose upper limit is below the lower one is refused on its field first.
+    prefs = form.locator("[data-testid=preferences-fields]")
+    prefs.locator("#id_pref_services .form-check", has_text="功放升级套餐").locator("input").check()
+    form.locator("#id_pref_services_other").fill("隔音降噪")
+    form.locator("#id_pref_music_style").fill("古典")
+    form.locator("#id_pref_budget_min").fill("8000")
+    form.locator("#id_pref_budget_max").fill("3000")
+    form.locator("#id_pref_brands").fill("JBL，哈曼卡顿")
+    with page.expect_navigation():
+        page.click("[data-testid=save-customer]")
+    assert path_of(page) == "/customers/new/"
+    expect(form.locator("#id_pref_budget_max ~ .invalid-feedback")).to_contain_text("预算上限")
+    assert not Customer.objects.filter(name=NAME).exists()
+    form.locator("#id_pref_budget_max").fill("12000")
     with page.expect_navigation():
         page.click("[data-testid=save-customer]")
     customer = Customer.objects.get(name=NAME)
     assert path_of(page) == f"/customers/{customer.pk}/"
     assert customer.home_store_id == demo.store_ids["s001"]  # advisor1's only store
     expect(page.locator("[data-testid=customer-mobile]")).to_have_text("139****4321")
+    expect(page.locator("[data-testid=pref-services]")).to_contain_text("功放升级套餐")
+    expect(page.locator("[data-testid=pref-services]")).to_contain_text("隔音降噪")
+    expect(page.locator("[data-testid=pref-music]")).to_have_text("古典")
+    expect(page.locator("[data-testid=pref-budget]")).to_have_text(re.compile(r"8,?000.*12,?000"))
+    expect(page.locator("[data-testid=pref-brands]")).to_contain_text("哈曼卡顿")
+    assert customer.preferences["budget_max"] == 12000
 
     # Add the car from the 360° page.
     with page.expect_navigation():

@@ -13,7 +13,7 @@ from autocrm.core.http import XLSX, download
 from autocrm.core.pagination import paginate
 from autocrm.core.services import require
 from autocrm.core.validators import mask_mobile
-from autocrm.customers import privacy, selectors, services
+from autocrm.customers import customfilters, preferences, privacy, selectors, services
 from autocrm.customers.models import Customer, Tag
 
 router = Router(tags=["customers"])
@@ -50,6 +50,9 @@ class CustomerOut(Schema):
     last_visit_at: datetime.datetime | None
     created_at: datetime.datetime
     custom: dict
+    preferences: dict = Field(
+        {}, description="services, music_style, budget_min, budget_max (yuan), brands"
+    )
 
 
 class CustomerIn(Schema):
@@ -67,6 +70,7 @@ class CustomerIn(Schema):
     notes: str = ""
     tag_ids: list[int] = []
     custom: dict = {}
+    preferences: dict = {}
 
 
 class CustomerPatch(Schema):
@@ -84,6 +88,9 @@ class CustomerPatch(Schema):
     notes: str | None = None
     tag_ids: list[int] | None = None
     custom: dict | None = None
+    preferences: dict | None = Field(
+        None, description="merged into the stored preferences; an empty value removes a key"
+    )
 
 
 class VehicleOut(Schema):
@@ -202,7 +209,9 @@ CustomerPage, VehiclePage = page_of(CustomerOut), page_of(VehicleOut)
 
 
 class CustomerQuery(Schema):
-    """The list's filters, shared by the list and its Excel export."""
+    """The list's filters, shared by the list and its Excel export. Custom fields the caller
+    may see filter as ``cf_<key>`` (choice, yes/no 1|0: exact; text: contains) and
+    ``cf_<key>.min`` / ``cf_<key>.max`` (whole number, date), see ``customfilters``."""
 
     q: str = ""
     store_id: int | None = None
@@ -224,6 +233,7 @@ def customer_out(viewer, customer: Customer, custom_fields=None) -> dict:
     data["custom"] = customfields.visible_custom(
         viewer, "customer", customer.custom, fields=custom_fields
     )
+    data["preferences"] = preferences.shown(customer.preferences)
     if not viewer.can("customer.phone"):
         data["mobile"] = mask_mobile(customer.mobile)
     return data
@@ -243,6 +253,7 @@ def list_customers(
     request, filters: Query[CustomerQuery], cursor: str | None = None, limit: int = 50
 ):
     f = filters.to_filter()
+    f.custom = customfilters.from_query(request.user, "customer", request.GET)
     qs = selectors.customer_list(request.user, f).prefetch_related("tags")
     page = paginate(qs, cursor, limit, descending=True)
     fields = customfields.visible(request.user, "customer")
@@ -260,6 +271,7 @@ def create_customer(request, payload: CustomerIn):
 def export_customers(request, filters: Query[CustomerQuery]):
     """The filtered list as Excel (same filters as GET /customers)."""
     f = filters.to_filter()
+    f.custom = customfilters.from_query(request.user, "customer", request.GET)
     content = privacy.list_xlsx(request.user, selectors.customer_list(request.user, f))
     return download(content, "customers.xlsx", XLSX)
 
@@ -386,6 +398,8 @@ def list_vehicles(
         qs = qs.filter(brand=brand)
     if owner_id:
         qs = qs.filter(owner_id=owner_id)
+    custom = customfilters.from_query(request.user, "vehicle", request.GET)
+    qs = customfilters.apply(qs, request.user, "vehicle", custom)
     page = paginate(qs, cursor, limit, descending=True)
     fields = customfields.visible(request.user, "vehicle")
     page["items"] = [vehicle_out(request.user, v, fields) for v in page["items"]]

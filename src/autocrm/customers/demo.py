@@ -338,7 +338,7 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
                     (ids[Ownership] + vehicle_index, vid, cid, _ts(registered_dt(registered)), None)
                 )
                 for key in plate_keys(plate):
-                    keys.append((org.pk, vid, key))
+                    keys.append((org.pk, vid, key, store.pk))
                 vehicle_index += 1
         writer.insert(Customer, CUSTOMER_COLUMNS, customers)
         writer.insert(Customer.tags.through, ["customer_id", "tag_id"], tag_links)
@@ -368,7 +368,7 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
             ],
             visits,
         )
-        writer.insert(PlateKey, ["org_id", "vehicle_id", "key"], keys)
+        writer.insert(PlateKey, ["org_id", "vehicle_id", "key", "home_store_id"], keys)
     writer.reset_sequences()
     for model in (Customer, Vehicle, Ownership, MileageReading, Interaction):
         audit.record_bulk(

@@ -5,9 +5,11 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from autocrm.core.forms import CustomFieldsMixin, StyledMixin
+from autocrm.core.forms import CustomFieldsMixin, StyledMixin, style_widget
 from autocrm.core.scoping import scoped
+from autocrm.customers import customfilters
 from autocrm.customers.models import Customer, MileageReading, SourceChannel, Tag, Vehicle
+from autocrm.customers.preferences import split_tags
 
 DATE = {"type": "date"}
 
@@ -45,8 +47,14 @@ class CustomerFilterForm(StyledMixin, forms.Form):
     brand = forms.CharField(required=False, max_length=40)
     insurance_days = forms.IntegerField(required=False, min_value=0, max_value=366)
 
-    def __init__(self, *args, stores=(), tags=(), sources=(), **kwargs):
+    def __init__(self, *args, stores=(), tags=(), sources=(), custom=(), **kwargs):
         super().__init__(*args, **kwargs)
+        # custom fields the user may see and filter on (``customfilters``): one control each
+        self.custom_definitions = list(custom)
+        for definition in self.custom_definitions:
+            for name, field in customfilters.form_fields(definition).items():
+                self.fields[name] = field
+                style_widget(field)
         self.fields["store"].choices = [("", _("All stores"))] + [(s.pk, s.name) for s in stores]
         self.fields["tag"].choices = [("", _("All tags"))] + [(t.pk, t.name) for t in tags]
         self.fields["source"].choices = [("", _("All sources"))] + [(s.pk, s.name) for s in sources]
@@ -80,7 +88,19 @@ class CustomerFilterForm(StyledMixin, forms.Form):
             "consent": data.get("consent") or "",
             "brand": (data.get("brand") or "").strip(),
             "insurance_within_days": data.get("insurance_days"),
+            "custom": customfilters.values(self.custom_definitions, data),
         }
+
+    def custom_filters(self) -> list[tuple[str, bool, list]]:
+        """(label, is a range, bound fields) per custom field, for the filter bar."""
+        return [
+            (
+                d.label(),
+                d.type in customfilters.RANGED,
+                [self[n] for n in customfilters.names(d)],
+            )
+            for d in self.custom_definitions
+        ]
 
 
 class CustomerForm(CustomFieldsMixin, StyledMixin, forms.Form):
@@ -107,12 +127,49 @@ class CustomerForm(CustomFieldsMixin, StyledMixin, forms.Form):
     notes = forms.CharField(
         label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+    # Preferences (``customers.preferences``): checked by the service, which names the field.
+    pref_services = forms.MultipleChoiceField(
+        label=_("Preferred services"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    pref_services_other = forms.CharField(
+        label=_("Other preferred services"),
+        required=False,
+        help_text=_("Separate several with commas."),
+    )
+    pref_music_style = forms.CharField(label=_("Music style"), required=False)
+    pref_budget_min = forms.CharField(label=_("Budget from (yuan)"), required=False)
+    pref_budget_max = forms.CharField(label=_("Budget up to (yuan)"), required=False)
+    pref_brands = forms.CharField(
+        label=_("Preferred brands"),
+        required=False,
+        help_text=_("Separate several with commas, e.g. JBL, 哈曼卡顿"),
+    )
+
+    #: service error keys -> form fields
+    PREFERENCE_FIELDS = {
+        "preferences": "pref_services_other",
+        "preferences.services": "pref_services_other",
+        "preferences.music_style": "pref_music_style",
+        "preferences.budget_min": "pref_budget_min",
+        "preferences.budget_max": "pref_budget_max",
+        "preferences.brands": "pref_brands",
+    }
 
     def __init__(
-        self, *args, stores=(), sources=(), tags=(), custom=(), custom_values=None, **kwargs
+        self,
+        *args,
+        stores=(),
+        sources=(),
+        tags=(),
+        custom=(),
+        custom_values=None,
+        service_names=(),
+        preferences_values=None,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.add_custom_fields(custom, custom_values)
+        self._init_preferences(list(service_names), preferences_values or {})
         stores = list(stores)
         store_choices = [(s.pk, s.name) for s in stores]
         self.fields["home_store"].choices = (
@@ -130,7 +187,29 @@ class CustomerForm(CustomFieldsMixin, StyledMixin, forms.Form):
         data["source_id"] = _choice(data.pop("source"))
         data["tag_ids"] = [int(t) for t in data.pop("tags")]
         data["custom"] = self.pop_custom(data)
+        data["preferences"] = {
+            "services": [*data.pop("pref_services"), *split_tags(data.pop("pref_services_other"))],
+            "music_style": data.pop("pref_music_style"),
+            "budget_min": data.pop("pref_budget_min").strip(),
+            "budget_max": data.pop("pref_budget_max").strip(),
+            "brands": data.pop("pref_brands"),
+        }
         return data
+
+    def _init_preferences(self, service_names: list[str], values: dict) -> None:
+        """Catalog services and packages are ticked; other preferred services (free tags, or
+        names no longer in the catalog) go to the text box."""
+        chosen = [str(s) for s in values.get("services") or []]
+        self.fields["pref_services"].choices = [(n, n) for n in service_names]
+        self.initial.setdefault("pref_services", [s for s in chosen if s in service_names])
+        others = [s for s in chosen if s not in service_names]
+        self.initial.setdefault("pref_services_other", "，".join(others))
+        self.initial.setdefault("pref_music_style", values.get("music_style", ""))
+        for key in ("budget_min", "budget_max"):
+            self.initial.setdefault(f"pref_{key}", values.get(key, ""))
+            self.fields[f"pref_{key}"].widget.attrs.update(inputmode="numeric", autocomplete="off")
+        self.initial.setdefault("pref_brands", "，".join(values.get("brands") or []))
+        self.fields["pref_music_style"].widget.attrs["placeholder"] = _("e.g. pop, classical")
 
 
 class VehicleForm(CustomFieldsMixin, StyledMixin, forms.Form):

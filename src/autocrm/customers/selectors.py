@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import datetime
-import re
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from autocrm.core.models import User
-from autocrm.core.scoping import scoped
+from autocrm.core.scoping import is_org_wide, scoped, store_ids
 from autocrm.core.selectors import get_or_404
 from autocrm.core.validators import normalize_mobile
-from autocrm.customers import maintenance
-from autocrm.customers.models import Customer, Interaction, Ownership, PlateKey, Vehicle
+from autocrm.customers import customfilters, maintenance
+from autocrm.customers.models import Customer, Interaction, Ownership, Vehicle
 from autocrm.customers.validators import PROVINCES, normalize_plate, strip_separators
 
 TIMELINE_LIMIT = 50
@@ -57,10 +56,66 @@ def get_vehicle(user: User, pk) -> Vehicle:
 # --- search -------------------------------------------------------------------------------
 
 
+class HitCustomer:
+    """The customer columns a hit list shows (search runs on every keystroke: no model
+    instances). Compares equal to the ``Customer`` with the same id."""
+
+    __slots__ = ("pk", "name", "mobile", "name_pinyin")
+
+    def __init__(self, pk: int, name: str, mobile: str, name_pinyin: str) -> None:
+        self.pk, self.name, self.mobile, self.name_pinyin = pk, name, mobile, name_pinyin
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, HitCustomer | Customer):
+            return self.pk == other.pk
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((Customer, self.pk))
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<HitCustomer {self.pk} {self.name}>"
+
+
+class HitVehicle:
+    """The vehicle columns a hit list shows. Compares equal to the ``Vehicle`` with the same
+    id."""
+
+    __slots__ = ("pk", "plate", "vin", "owner_id")
+
+    def __init__(self, pk: int, plate: str, vin: str, owner_id: int | None) -> None:
+        self.pk, self.plate, self.vin, self.owner_id = pk, plate, vin, owner_id
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, HitVehicle | Vehicle):
+            return self.pk == other.pk
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((Vehicle, self.pk))
+
+    def __str__(self) -> str:
+        return self.plate or self.vin or f"#{self.pk}"
+
+    def __repr__(self) -> str:
+        return f"<HitVehicle {self.pk} {self}>"
+
+
 @dataclass
 class Hit:
-    customer: Customer | None
-    vehicle: Vehicle | None
+    customer: HitCustomer | None
+    vehicle: HitVehicle | None
     matched: str  # plate, mobile, vin, name
 
 
@@ -70,8 +125,105 @@ def _clean_query(q: str) -> str:
 
 def _mobile_query(q: str) -> str:
     """The query as a mobile number (+86 138 1234 5678 → 13812345678), else ''."""
-    mobile = normalize_mobile((q or "")[:40])
+    q = (q or "")[:40]
+    if q.isascii() and q.isdigit() and not q.startswith(("0086", "86")):
+        return q  # plain digits, as typed in the search box: nothing to normalise
+    mobile = normalize_mobile(q)
     return mobile if mobile.isdigit() else ""
+
+
+# The search runs on every keystroke, and its lookups take 0.02–0.1 ms in the database: the
+# ORM's fixed cost (building, compiling and materialising querysets, ~2 ms) would be most of
+# the time. So each branch is one prepared statement on the DB-API cursor, with every user
+# input passed as a parameter, reading only the columns the hit list shows. The WHERE clauses
+# are the ones the ORM wrote (``scoped`` + the branch filter), so the plans stay the same.
+_CUSTOMER_COLS = "c.id, c.name, c.mobile, c.name_pinyin"
+_VEHICLE_COLS = f"v.id, v.plate, v.vin, v.owner_id, {_CUSTOMER_COLS}"
+_CUSTOMERS = (
+    f"SELECT {_CUSTOMER_COLS} FROM customers_customer c "  # noqa: S608 (no user input)
+    "WHERE c.merged_into_id IS NULL AND c.org_id = %s{stores} AND {cond}{order} LIMIT %s"
+)
+_VEHICLES = (
+    f"SELECT {_VEHICLE_COLS} FROM customers_vehicle v "  # noqa: S608 (no user input)
+    "LEFT OUTER JOIN customers_customer c ON c.id = v.owner_id "
+    "WHERE v.org_id = %s{stores} AND {cond} ORDER BY {order} LIMIT %s"
+)
+# A store's plate keys are read from the (home_store, key) index: no join to the vehicles
+# before the LIMIT (the planner would otherwise walk the store's vehicles).
+_PLATE_KEYS_ORG = "SELECT k.vehicle_id FROM customers_platekey k WHERE k.org_id = %s AND {cond}"
+_PLATE_KEYS_STORES = (
+    "SELECT k.vehicle_id FROM customers_platekey k WHERE k.home_store_id IN ({marks}) AND {cond}"
+)
+_PLATE_KEY_LIMIT = 200
+_sql_cache: dict[tuple, str] = {}
+
+
+class _Statements:
+    """The search's statements for one database connection and one call: built once per
+    shape (cached), run on the bare DB-API cursor unless something watches the queries."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+        self.sqlite = db.vendor == "sqlite"
+        # DEBUG, a test's query capture or an execute wrapper get Django's cursor (logged,
+        # wrapped); otherwise the driver's own, which saves ~20 µs a statement (and, on
+        # SQLite, a regex rewrite of the SQL) on lookups of 10–30 µs.
+        self.watched = bool(db.queries_logged or db.execute_wrappers)
+        self.qmark = self.sqlite and not self.watched
+        if self.watched:
+            self.cursor = db.cursor()
+        else:
+            db.ensure_connection()
+            db.validate_no_broken_transaction()
+            self.cursor = db.connection.cursor()
+
+    def close(self) -> None:
+        self.cursor.close()
+
+    def fetch(self, sql: str, params: list) -> list[tuple]:
+        if self.watched:
+            self.cursor.execute(sql, params)
+            return self.cursor.fetchall()
+        with self.db.wrap_database_errors:
+            self.cursor.execute(sql, params)
+            return self.cursor.fetchall()
+
+    def prefix(self, column: str, value: str) -> tuple[str, list[str]]:
+        """Raw-SQL twin of ``prefix()``: ``value`` stays a parameter, ``%``/``_`` ordinary
+        text."""
+        if self.sqlite:
+            return f"{column} >= %s AND {column} < %s", [value, value + _HIGHEST]
+        return f"{column} LIKE %s", [self.db.ops.prep_for_like_query(value) + "%"]
+
+    def sql(self, kind: str, n_stores: int, cond: str, order: str = "") -> str:
+        key = (self.sqlite, self.qmark, kind, n_stores, cond, order)
+        sql = _sql_cache.get(key)
+        if sql is None:
+            sql = _build(kind, n_stores, cond, order)
+            if self.qmark and kind != "keys":  # the driver's placeholders; no literal % in ours
+                sql = sql.replace("%s", "?")
+            _sql_cache[key] = sql
+        return sql
+
+
+def _build(kind: str, n_stores: int, cond: str, order: str) -> str:
+    marks = ", ".join(["%s"] * n_stores)
+    if kind == "customers":
+        stores = f" AND c.home_store_id IN ({marks})" if n_stores else ""
+        return _CUSTOMERS.format(stores=stores, cond=cond, order=order)
+    if kind == "vehicles":
+        stores = f" AND v.home_store_id IN ({marks})" if n_stores else ""
+        return _VEHICLES.format(stores=stores, cond=cond, order=order)
+    if kind == "plate vehicles":
+        # Unary + keeps the scope terms off the indexes (SQLite and PostgreSQL alike): the
+        # ≤ 200 vehicle ids from the plate keys drive the query, never a walk of the org's
+        # vehicles in plate order (127 ms at chain scale without ANALYZE) or of the store's
+        # (27–66 ms after it).
+        stores = f" AND +v.home_store_id IN ({marks})" if n_stores else ""
+        sql = _VEHICLES.format(stores=stores, cond=cond, order=order)
+        return sql.replace("WHERE v.org_id = %s", "WHERE +v.org_id = %s", 1)
+    template = _PLATE_KEYS_STORES if n_stores else _PLATE_KEYS_ORG  # plate keys
+    return template.format(marks=marks, cond=cond)
 
 
 def search(user: User, q: str, limit: int = SEARCH_LIMIT) -> list[Hit]:
@@ -82,61 +234,84 @@ def search(user: User, q: str, limit: int = SEARCH_LIMIT) -> list[Hit]:
     q = _clean_query(q)
     if not q or not user.can("customer.view"):
         return []
+    if is_org_wide(user):
+        stores: list[int] = []
+    else:
+        stores = sorted(store_ids(user))
+        if not stores:
+            return []
+    n_stores = len(stores)
+    org = user.org_id
     hits: list[Hit] = []
     seen_vehicles: set[int] = set()
     seen_customers: set[int] = set()
-    vehicles = visible_vehicles(user).select_related("owner")
-    customers = visible_customers(user)
     upper = q.upper()
 
-    def add_vehicles(qs, matched):
-        for v in qs[: limit - len(hits)]:
-            if v.pk not in seen_vehicles:
-                seen_vehicles.add(v.pk)
-                if v.owner_id:
-                    seen_customers.add(v.owner_id)
-                hits.append(Hit(v.owner, v, matched))
+    run = _Statements(connections[DEFAULT_DB_ALIAS])
+    try:
 
-    def add_customers(qs, matched):
-        for c in qs[: limit - len(hits)]:
-            if c.pk not in seen_customers:
-                seen_customers.add(c.pk)
-                hits.append(Hit(c, None, matched))
+        def add_vehicles(
+            cond: str, params: list, matched: str, order: str = "v.id DESC", kind="vehicles"
+        ):
+            room = limit - len(hits)
+            if room <= 0:
+                return
+            rows = run.fetch(run.sql(kind, n_stores, cond, order), [org, *stores, *params, room])
+            for vid, plate, vin, owner_id, cid, name, mob, pinyin in rows:
+                if vid not in seen_vehicles:
+                    seen_vehicles.add(vid)
+                    owner = None
+                    if owner_id is not None:
+                        seen_customers.add(owner_id)
+                        owner = HitCustomer(cid, name, mob, pinyin)
+                    hits.append(Hit(owner, HitVehicle(vid, plate, vin, owner_id), matched))
 
-    if len(mobile) == 11:
-        add_customers(customers.filter(mobile=mobile), "mobile")
-    if len(mobile) == 4:
-        add_customers(customers.filter(org_id=user.org_id, mobile_tail=mobile), "mobile")
-    if len(upper) == 17 and upper.isalnum():
-        add_vehicles(vehicles.filter(vin=upper), "vin")
-    if len(upper) == 6 and upper.isalnum() and any(c.isdigit() for c in upper):
-        add_vehicles(vehicles.filter(org_id=user.org_id, vin_tail=upper), "vin")
-    body = upper[1:] if upper[:1] in PROVINCES else upper
-    if 2 <= len(body) <= 8 and body.isascii() and body.isalnum():
-        # scoped before the limit, so a store's own vehicles are not crowded out by others'
-        keys = scoped(PlateKey.objects.filter(prefix("key", body)), user)
-        plate_vehicles = vehicles.filter(pk__in=keys.values("vehicle_id")[:200])
-        if body != upper:  # the province was typed: it must match too
-            plate_vehicles = plate_vehicles.filter(plate__startswith=upper[:1])
-        add_vehicles(plate_vehicles.order_by("plate"), "plate")
-    # No ORDER BY on prefix branches: a pattern-ops index cannot supply it on PostgreSQL, which
-    # would then sort every match (19 000 rows for "zy" at a million customers); the ≤ 10 hits
-    # are put in order in Python instead.
-    if len(hits) < limit and not q.isascii():
-        add_customers(
-            customers.filter(Q(org_id=user.org_id) & prefix("name", q)).order_by(), "name"
-        )
-    if len(hits) < limit and q.isascii() and q.isalpha():
-        low = q.lower()
-        add_customers(
-            customers.filter(Q(org_id=user.org_id) & prefix("name_initials", low)).order_by(),
-            "name",
-        )
-        if len(hits) < limit and len(low) >= 2:
-            add_customers(
-                customers.filter(Q(org_id=user.org_id) & prefix("name_pinyin", low)).order_by(),
-                "name",
-            )
+        def add_customers(cond: str, params: list, matched: str, order: str = ""):
+            room = limit - len(hits)
+            if room <= 0:
+                return
+            sql = run.sql("customers", n_stores, cond, order)
+            for cid, name, mob, pinyin in run.fetch(sql, [org, *stores, *params, room]):
+                if cid not in seen_customers:
+                    seen_customers.add(cid)
+                    hits.append(Hit(HitCustomer(cid, name, mob, pinyin), None, matched))
+
+        if len(mobile) == 11:
+            add_customers("c.mobile = %s", [mobile], "mobile", " ORDER BY c.id DESC")
+        if len(mobile) == 4:
+            add_customers("c.mobile_tail = %s", [mobile], "mobile", " ORDER BY c.id DESC")
+        if len(upper) == 17 and upper.isalnum():
+            add_vehicles("v.vin = %s", [upper], "vin")
+        if len(upper) == 6 and upper.isalnum() and any(c.isdigit() for c in upper):
+            add_vehicles("v.vin_tail = %s", [upper], "vin")
+        body = upper[1:] if upper[:1] in PROVINCES else upper
+        if 2 <= len(body) <= 8 and body.isascii() and body.isalnum():
+            # scoped before the limit, so a store's own vehicles are not crowded out by others'
+            key_cond, key_params = run.prefix("k.key", body)
+            keys = run.sql("keys", n_stores, key_cond)
+            cond = f"v.id IN ({keys} LIMIT {_PLATE_KEY_LIMIT})"
+            params = [*(stores or [org]), *key_params]
+            if body != upper:  # the province was typed: it must match too
+                cond += " AND substr(v.plate, 1, 1) = %s"
+                params.append(upper[:1])
+            add_vehicles(cond, params, "plate", "v.plate", "plate vehicles")
+            if body != upper and any(h.vehicle.plate == upper for h in hits):
+                return hits[:limit]  # the whole plate: nothing else can match better
+        # No ORDER BY on prefix branches: a pattern-ops index cannot supply it on PostgreSQL,
+        # which would then sort every match (19 000 rows for "zy" at a million customers);
+        # the ≤ 10 hits are put in order in Python instead.
+        if len(hits) < limit and not q.isascii():
+            cond, params = run.prefix("c.name", q)
+            add_customers(cond, params, "name")
+        if len(hits) < limit and q.isascii() and q.isalpha():
+            low = q.lower()
+            cond, params = run.prefix("c.name_initials", low)
+            add_customers(cond, params, "name")
+            if len(hits) < limit and len(low) >= 2:
+                cond, params = run.prefix("c.name_pinyin", low)
+                add_customers(cond, params, "name")
+    finally:
+        run.close()
     name_hits = sorted(
         (h for h in hits if h.matched == "name"),
         key=lambda h: (h.customer.name_pinyin, h.customer.pk),
@@ -238,7 +413,7 @@ class CustomerFilter:
     consent: str = ""  # sms | wechat | none
     brand: str = ""
     insurance_within_days: int | None = None
-    custom: dict = field(default_factory=dict)  # custom field key -> value (exact match)
+    custom: dict = field(default_factory=dict)  # key -> value (exact), see customfilters
 
 
 def customer_list(user: User, f: CustomerFilter | None = None) -> QuerySet[Customer]:
@@ -267,9 +442,7 @@ def customer_list(user: User, f: CustomerFilter | None = None) -> QuerySet[Custo
             vehicles__insurance_expires_on__lte=today
             + datetime.timedelta(days=f.insurance_within_days),
         )
-    for key, value in (f.custom or {}).items():
-        if re.fullmatch(r"[a-z][a-z0-9_]{0,39}", key) and value not in ("", None):
-            qs = qs.filter(**{f"custom__{key}": value})
+    qs = customfilters.apply(qs, user, "customer", f.custom)  # only fields the user sees
     if f.q:
         ids = [h.customer.pk for h in search(user, f.q, limit=200) if h.customer]
         qs = qs.filter(pk__in=ids)

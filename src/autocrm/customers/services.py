@@ -9,6 +9,7 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,7 +24,7 @@ from autocrm.core.validators import (
     tidy_prose,
     validate_mobile,
 )
-from autocrm.customers import maintenance
+from autocrm.customers import maintenance, preferences
 from autocrm.customers.models import (
     Customer,
     Interaction,
@@ -102,10 +103,29 @@ def _rebuild_plate_keys(vehicle: Vehicle) -> None:
     if vehicle.plate and vehicle.plate_active:
         PlateKey.objects.bulk_create(
             [
-                PlateKey(org_id=vehicle.org_id, vehicle=vehicle, key=k)
+                PlateKey(
+                    org_id=vehicle.org_id,
+                    vehicle=vehicle,
+                    home_store_id=vehicle.home_store_id,
+                    key=k,
+                )
                 for k in plate_keys(vehicle.plate)
             ]
         )
+
+
+def sync_plate_key_store(vehicle_ids, store_id: int | None = None) -> int:
+    """Bring the plate keys' copy of the home store in line with their vehicles (after a
+    vehicle moved store): ``store_id`` when all the vehicles moved there, else each key takes
+    its own vehicle's store. One set-based UPDATE; returns the keys changed."""
+    ids = list(vehicle_ids)
+    if not ids:
+        return 0
+    keys = PlateKey.objects.filter(vehicle_id__in=ids)
+    if store_id is not None:
+        return keys.exclude(home_store_id=store_id).update(home_store_id=store_id)
+    store = Vehicle.objects.filter(pk=OuterRef("vehicle_id")).values("home_store_id")[:1]
+    return keys.exclude(home_store_id=Subquery(store)).update(home_store_id=Subquery(store))
 
 
 # --- customers ----------------------------------------------------------------------------
@@ -157,7 +177,9 @@ def _clean_customer(actor: User, data: dict, customer: Customer | None) -> dict:
     elif "referrer_id" in data:
         clean["referrer"] = None
     if "preferences" in data:
-        clean["preferences"] = data["preferences"] or {}
+        current = customer.preferences if customer is not None else None
+        clean["preferences"], preference_errors = preferences.clean(data["preferences"], current)
+        errors.update(preference_errors)
     _check(errors)
     if clean.get("mobile"):
         dupe = Customer.objects.filter(
@@ -398,12 +420,19 @@ def update_vehicle(actor: User, vehicle: Vehicle, **data) -> Vehicle:
             actor, "vehicle", data["custom"], vehicle.custom
         )
     plate_changed = "plate" in clean and clean["plate"] != vehicle.plate
+    store_changed = False
+    if data.get("home_store_id") not in (None, ""):
+        store = _store_for(actor, data["home_store_id"])
+        store_changed = store.pk != vehicle.home_store_id
+        vehicle.home_store = store
     for key, value in clean.items():
         setattr(vehicle, key, value)
     vehicle_search_fields(vehicle)
     vehicle.save()
     if plate_changed:
         _rebuild_plate_keys(vehicle)
+    elif store_changed:
+        sync_plate_key_store([vehicle.pk], vehicle.home_store_id)
     return vehicle
 
 

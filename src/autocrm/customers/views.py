@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from autocrm.catalog import selectors as catalog_selectors
 from autocrm.core import customfields
 from autocrm.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from autocrm.core.forms import apply_service_error
@@ -18,7 +19,8 @@ from autocrm.core.http import XLSX, download
 from autocrm.core.pagination import page_for_request
 from autocrm.core.selectors import visible_stores
 from autocrm.core.views import capability_required, is_partial
-from autocrm.customers import maintenance, privacy, selectors, services
+from autocrm.customers import customfilters, maintenance, privacy, selectors, services
+from autocrm.customers import preferences as customer_preferences
 from autocrm.customers.forms import (
     CustomerFilterForm,
     CustomerForm,
@@ -30,6 +32,7 @@ from autocrm.customers.forms import (
 )
 
 PAGE_SIZE = 50
+PREFERRED_SERVICE_CHOICES = 40  # of each kind: packages, labour items
 UNPROCESSABLE = 422  # an inline htmx form refused by a service (app.js swaps it in anyway)
 
 
@@ -41,7 +44,11 @@ def customer_list(request):
     user = request.user
     stores = list(visible_stores(user))
     form = CustomerFilterForm(
-        request.GET, stores=stores, tags=org_tags(user), sources=org_sources(user)
+        request.GET,
+        stores=stores,
+        tags=org_tags(user),
+        sources=org_sources(user),
+        custom=customfilters.filterable(user, "customer"),
     )
     customers = selectors.customer_list(user, selectors.CustomerFilter(**form.filter_values()))
     page = page_for_request(request, customers, PAGE_SIZE)
@@ -52,6 +59,8 @@ def customer_list(request):
         "show_store_filter": len(stores) > 1,
         # Always masked in lists: the full number is one audited click away on the 360° page.
         "show_phone": False,
+        # htmx swaps only the rows: the export link follows the filters out of band
+        "export_oob": is_partial(request),
     }
     template = "customers/_customer_rows.html" if is_partial(request) else "customers/list.html"
     return render(request, template, context)
@@ -83,6 +92,20 @@ def _initial(obj, field_names, **special) -> dict:
     return {**initial, **special}
 
 
+def _catalog_service_names(user) -> list[str]:
+    """The active service packages and labour items of the catalog, offered as preferred
+    services (by name: a renamed or retired item stays on the customer as a free tag)."""
+    names: list[str] = []
+    for qs in (
+        catalog_selectors.packages(user, active=True).prefetch_related(None),
+        catalog_selectors.labour_items(user, active=True),
+    ):
+        for name in qs.values_list("name", flat=True)[:PREFERRED_SERVICE_CHOICES]:
+            if name not in names:
+                names.append(name)
+    return names
+
+
 def _customer_form_page(request, customer=None):
     user = request.user
     stores = list(visible_stores(user, active=True))
@@ -105,6 +128,8 @@ def _customer_form_page(request, customer=None):
         tags=org_tags(user),
         custom=customfields.editable(user, "customer"),
         custom_values=customer.custom if customer is not None else None,
+        service_names=_catalog_service_names(user),
+        preferences_values=customer.preferences if customer is not None else None,
     )
     existing_url = None
     if request.method == "POST" and form.is_valid():
@@ -117,7 +142,9 @@ def _customer_form_page(request, customer=None):
                 messages.success(request, _("Customer %(name)s saved.") % {"name": customer})
             return redirect("customer_detail", pk=customer.pk)
         except ServiceError as exc:
-            apply_service_error(form, exc)
+            apply_service_error(
+                form, exc, lambda name: CustomerForm.PREFERENCE_FIELDS.get(name, name)
+            )
             existing_url = _existing_link(user, exc, "customer")
     context = {"form": form, "customer": customer, "existing_url": existing_url}
     return render(request, "customers/customer_form.html", context)
@@ -160,6 +187,7 @@ def _profile_context(request, pk, **extra) -> dict:
         "timeline_limit": selectors.TIMELINE_LIMIT,
         "today": timezone.localdate(),
         "custom_rows": customfields.display(request.user, "customer", profile.customer.custom),
+        "preferences": customer_preferences.shown(profile.customer.preferences),
         **extra,
     }
 
@@ -346,7 +374,11 @@ def customer_export(request, pk):
 def customer_list_export(request):
     user = request.user
     form = CustomerFilterForm(
-        request.GET, stores=visible_stores(user), tags=org_tags(user), sources=org_sources(user)
+        request.GET,
+        stores=visible_stores(user),
+        tags=org_tags(user),
+        sources=org_sources(user),
+        custom=customfilters.filterable(user, "customer"),
     )
     qs = selectors.customer_list(user, selectors.CustomerFilter(**form.filter_values()))
     return download(privacy.list_xlsx(user, qs), "customers.xlsx", XLSX)

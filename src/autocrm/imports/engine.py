@@ -9,8 +9,8 @@ again row by row, each in its own savepoint, so one bad row never costs the good
 
 A dry run takes exactly the same decisions: records the file creates are remembered (by mobile,
 plate and VIN, with temporary negative ids) across chunks, so a customer on row 5 and their
-second car on row 4 000 are planned as they will be imported. Memory holds only these keys,
-never the rows of past chunks.
+second car on row 4 000 are planned as they will be imported. Memory holds only these keys, as
+fixed-size integers (``keys.IntMap``), never the rows of past chunks.
 
 Policy: a customer found by mobile (or through a vehicle found by plate or VIN) gets only its
 empty fields filled; a customer or vehicle that appears on several rows takes its details from
@@ -54,6 +54,7 @@ from autocrm.customers.validators import (
     validate_vin,
 )
 from autocrm.imports import bulk, parsing
+from autocrm.imports.keys import IntMap, TextMap
 from autocrm.imports.mapping import FIELD_LABELS
 from autocrm.imports.parsing import CellError, is_blank, is_formula
 
@@ -255,12 +256,13 @@ class Importer:
         self.totals = Totals()
         self.preview: list[dict] = []
         # What this file has touched so far, by key: refs are ids, or negative temporary ids
-        # for records a dry run (or the chunk being planned) has not written.
-        self.mobiles: dict[str, int] = {}
-        self.plates: dict[str, int] = {}
-        self.vins: dict[str, int] = {}
-        self.customer_rows: dict[int, tuple[int, int]] = {}  # ref -> (first row, store id)
-        self.vehicle_rows: dict[int, tuple[int, int | None]] = {}  # ref -> (first row, owner)
+        # for records a dry run (or the chunk being planned) has not written. Fixed-size
+        # integer slots (``keys``), not strings and tuples: a few dozen bytes an entry.
+        self.mobiles = TextMap()  # mobile -> ref
+        self.plates = TextMap()  # plate -> ref
+        self.vins = TextMap()  # VIN -> ref
+        self.customer_rows = IntMap(width=2)  # ref -> (first row, store id)
+        self.vehicle_rows = IntMap(width=2)  # ref -> (first row, owner ref or None)
         self._temp = itertools.count(-1, -1)
         self.last_customer: int | None = None  # ref of the customer of the row above
         self.last_customer_row: int | None = None
@@ -915,7 +917,7 @@ class Importer:
             row["id"] = pk
         tables[MileageReading].insert(tables[MileageReading].from_dict(r) for r in readings)
         tables[PlateKey].insert(
-            (self.org.pk, i.obj.pk, k)
+            (self.org.pk, i.obj.pk, k, i.obj.home_store_id)
             for i in vehicles
             if (i.created or "plate" in i.changes) and i.obj.plate
             for k in plate_keys(i.obj.plate)
@@ -967,7 +969,12 @@ class Importer:
                 PlateKey: bulk.Table(PlateKey),
                 AuditLog: bulk.Table(AuditLog),
             }
-            assert self._table_cache[PlateKey].attnames == ["org_id", "vehicle_id", "key"]
+            assert self._table_cache[PlateKey].attnames == [
+                "org_id",
+                "vehicle_id",
+                "key",
+                "home_store_id",
+            ]
             self._attnames = {
                 model: [f.attname for f in model._meta.concrete_fields if not f.primary_key]
                 for model in (Customer, Vehicle, Ownership, MileageReading)
