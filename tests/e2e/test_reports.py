@@ -82,3 +82,63 @@ def test_hq_drills_region_store_advisor(new_context, settled):
     assert page.locator("[data-testid=drill-order]").count() == 2
     for wo in orders:
         assert wo.number in page.content()
+
+
+def test_manager_clicks_a_technician_bar_on_the_dashboard(new_context, settled):
+    """The technician ranking is drawn on a canvas: the bar's pixel position comes from the
+    chart instance (``convertToPixel``), then the mouse clicks it like a person would."""
+    from autocrm.feedback.models import Survey
+
+    store, _advisor, tech, orders = settled
+    for wo, score in zip(orders, (10, 3), strict=True):
+        Survey.objects.create(
+            org_id=store.org_id,
+            store=store,
+            work_order=wo,
+            customer=wo.customer,
+            nps=score,
+            timeliness=5,
+            professionalism=5,
+            attitude=5,
+            result=5,
+            submitted_at=wo.settled_at,
+        )
+    page = new_context().new_page()
+    login(page, "manager1")
+    page.goto("/reports/")
+    assert "技师满意度排名" in page.content()
+    page.wait_for_selector("#technician-rank-chart canvas")
+    # The bars grow in (ECharts' animation); a click before they are drawn hits nothing.
+    page.evaluate(
+        """() => new Promise((done) => {
+            const el = document.getElementById("technician-rank-chart");
+            const chart = echarts.getInstanceByDom(el);
+            chart.on("finished", done);
+            setTimeout(done, 3000);
+        })"""
+    )
+    point = page.evaluate(
+        """(name) => {
+            const el = document.getElementById("technician-rank-chart");
+            // The mouse clicks in the viewport: bring the chart into it first.
+            el.scrollIntoView({ block: "center", behavior: "instant" });
+            const chart = echarts.getInstanceByDom(el);
+            const option = chart.getOption();
+            const index = option.yAxis[0].data.indexOf(name);
+            if (index < 0) return null;
+            const value = option.series[0].data[index];
+            const [x, y] = chart.convertToPixel({ seriesIndex: 0 }, [value / 2, index]);
+            const box = el.getBoundingClientRect();
+            return { x: box.left + x, y: box.top + y, value: value };
+        }""",
+        tech.display_name,
+    )
+    assert point is not None, "the technician has no bar"
+    assert point["value"] == 100  # one survey, a promoter
+    with page.expect_navigation():
+        page.mouse.click(point["x"], point["y"])
+    assert "/reports/drill/orders/" in page.url and f"technician={tech.pk}" in page.url
+    rows = page.locator("[data-testid=drill-order]")
+    assert rows.count() == 1
+    assert orders[0].number in rows.first.inner_text()
+    assert orders[1].number not in page.content()

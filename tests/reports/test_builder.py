@@ -427,3 +427,37 @@ def test_work_orders_by_source_and_campaign(world, january):
         filters={"all": [{"field": "work_order.source", "op": "eq", "value": "抖音"}]},
     )
     assert _jan(by_source, world.manager_a1).rows == [[3]]
+
+
+def test_pivot_of_three_levels_recomputes_averages_and_distinct_counts(world, january):
+    """Store × month × day: the pivot's store × month cell is not the sum of the day rows
+    for an average (Σ totals ÷ orders) or a distinct count (c1 came on two days)."""
+    base = {**WO_BY_STORE_MONTH, "dimensions": ["store", "month", "day"]}
+    avg = builder.create_report(
+        world.hq, **{**base, "name": "平均", "measures": [{"agg": "avg", "field": "total"}]}
+    )
+    result = _jan(avg, world.hq)
+    assert len([r for r in result.rows if r[0] == "北京朝阳店"]) == 4  # one row per day
+    cells = {r["label"]: r["cells"] for r in result.pivot()["rows"]}
+    # A1: (1130 + 565 + 226 + 339) ÷ 4 = 565.00 (the sum of the day averages is 2260).
+    assert cells == {"北京朝阳店": [Decimal("565.00")], "天津滨江店": [Decimal("113.00")]}
+    distinct = builder.create_report(
+        world.hq,
+        **{**base, "name": "客户数", "measures": [{"agg": "distinct", "field": "customer"}]},
+    )
+    cells = {r["label"]: r["cells"] for r in _jan(distinct, world.hq).pivot()["rows"]}
+    assert cells == {"北京朝阳店": [3], "天津滨江店": [1]}  # c1, c2, c3 (days add up to 4)
+    # Additive measures still add up, and the Excel pivot sheet has the same cells.
+    summed = builder.create_report(
+        world.hq, **{**base, "name": "合计", "measures": [{"agg": "sum", "field": "total"}]}
+    )
+    cells = {r["label"]: r["cells"] for r in _jan(summed, world.hq).pivot()["rows"]}
+    assert cells == {"北京朝阳店": [Decimal("2260.00")], "天津滨江店": [Decimal("113.00")]}
+    wb = load_workbook(io.BytesIO(builder.workbook(_jan(avg, world.hq))))
+    assert list(wb.worksheets[1].iter_rows(values_only=True))[1:] == [
+        ("北京朝阳店", 565),
+        ("天津滨江店", 113),
+    ]
+    # A store manager's pivot is recomputed on their scope only.
+    cells = {r["label"]: r["cells"] for r in _jan(avg, world.manager_a1).pivot()["rows"]}
+    assert cells == {"北京朝阳店": [Decimal("565.00")]}

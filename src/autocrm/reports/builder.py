@@ -505,6 +505,8 @@ class Result:
     error: str = ""
     start: datetime.date | None = None
     end: datetime.date | None = None
+    # The pivot's cells (first × second dimension) when they cannot be added up from the rows.
+    pivot_cells: dict | None = None
 
     @property
     def dims(self) -> int:
@@ -522,6 +524,10 @@ class Result:
             if c not in col_keys:
                 col_keys.append(c)
             cells[(r, c)] = (cells.get((r, c)) or 0) + (v or 0)
+        if self.pivot_cells is not None:
+            # A third level under an average or a distinct count: its rows' values do not
+            # add up; the cells were aggregated afresh from the data (``run``).
+            cells = self.pivot_cells
         return {
             "corner": f"{self.columns[0]} \\ {self.columns[1]}",
             "measure": self.columns[self.dims],
@@ -633,6 +639,10 @@ def run(
         measure_label(ds, m) for m in measures
     ]
     qs = scoping.scoped(ds.base(), viewer)
+    if not viewer.can("reports.store") and ds.key in OWN_PATHS:
+        # Shared with a role that sees only its own figures (an advisor), as the KPI library
+        # does: their own work orders, never their colleagues'.
+        qs = qs.filter(**{OWN_PATHS[ds.key]: viewer.pk})
     if ds.key in ("work_orders", "work_order_lines"):  # reads the wo_store_settled index
         qs = qs.filter(**{f"{ds.store_path}_id__in": scoping.store_ids(viewer)})
     if start is not None or end is not None:
@@ -687,27 +697,58 @@ def run(
         raw = [total] if total["_n"] else []
     result.truncated = len(raw) > limit
     for item in raw[:limit]:
-        row = []
-        for i, d in enumerate(dims):
-            value = item[f"d{i}"]
-            if d in TIME_DIMENSIONS:
-                row.append(_time_label(d, value))
-            else:
-                shown = item.get(f"l{i}", value) if ds.dims[d].label_path else value
-                if d in ("advisor", "technician") and value is not None and not shown:
-                    shown = User.objects.filter(pk=value).values_list("username", flat=True).first()
-                row.append(shown if shown not in (None, "") else "—")
-        for j, m in enumerate(measures):
-            v = item.get(f"m{j}")
-            if m["agg"] == "avg" and v is not None:
-                v = Decimal(str(v)).quantize(Decimal("0.01"))
-            elif m["agg"] == "sum" and v is None:
-                v = 0
-            elif isinstance(v, Decimal):
-                v = v.quantize(Decimal("0.01"))
-            row.append(v)
+        row = [_dim_label(ds, d, item, i) for i, d in enumerate(dims)]
+        row += [_measure_value(m, item.get(f"m{j}")) for j, m in enumerate(measures)]
         result.rows.append(row)
+    if len(dims) >= 3 and measures and measures[0]["agg"] in NON_ADDITIVE and result.rows:
+        # The pivot shows the first measure by the first two dimensions: an average or a
+        # distinct count over the third level is not the sum of its rows (an average is
+        # Σ values ÷ n of all the rows, a customer seen in two months counts once), so the
+        # cells are grouped again by the first two dimensions, in one more query.
+        two = {k: group[k] for k in ("d0", "d1")}
+        two_labels = {k: v for k, v in labels.items() if k in ("l0", "l1")}
+        cells = {}
+        for item in (
+            qs.annotate(**two, **two_labels)
+            .values(*two, *two_labels)
+            .annotate(m0=aggs["m0"])
+            .order_by(*two)[: limit + 1]
+        ):
+            key = (_dim_label(ds, dims[0], item, 0), _dim_label(ds, dims[1], item, 1))
+            cells[key] = _measure_value(measures[0], item.get("m0"))
+        result.pivot_cells = cells
     return result
+
+
+NON_ADDITIVE = ("avg", "distinct")
+# Who a row belongs to, for a viewer who may only see their own figures (not reports.store).
+OWN_PATHS = {
+    "work_orders": "advisor_id",
+    "work_order_lines": "work_order__advisor_id",
+    "payments": "work_order__advisor_id",
+    "surveys": "work_order__advisor_id",
+    "appointments": "created_by_id",
+}
+
+
+def _dim_label(ds: Dataset, d: str, item: dict, i: int):
+    value = item[f"d{i}"]
+    if d in TIME_DIMENSIONS:
+        return _time_label(d, value)
+    shown = item.get(f"l{i}", value) if ds.dims[d].label_path else value
+    if d in ("advisor", "technician") and value is not None and not shown:
+        shown = User.objects.filter(pk=value).values_list("username", flat=True).first()
+    return shown if shown not in (None, "") else "—"
+
+
+def _measure_value(m: dict, v):
+    if m["agg"] == "avg" and v is not None:
+        return Decimal(str(v)).quantize(Decimal("0.01"))
+    if m["agg"] == "sum" and v is None:
+        return 0
+    if isinstance(v, Decimal):
+        return v.quantize(Decimal("0.01"))
+    return v
 
 
 # --- Excel --------------------------------------------------------------------------------

@@ -238,6 +238,10 @@ class WorkOrder(TimeStampedModel):
             models.Index(fields=["customer", "-opened_at"], name="wo_customer"),
             models.Index(fields=["vehicle", "-opened_at"], name="wo_vehicle"),
             models.Index(fields=["store", "-settled_at"], name="wo_store_settled"),
+            # The reports' visits and estimates of a period across a whole org (HQ): a range
+            # of settled_at / opened_at, rather than every finished order of the org.
+            models.Index(fields=["org", "status", "settled_at"], name="wo_org_status_settled"),
+            models.Index(fields=["org", "opened_at"], name="wo_org_opened"),
         ]
 
     def __str__(self) -> str:
@@ -617,7 +621,10 @@ class Payment(models.Model):
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["store", "created_at"], name="payment_store_time")]
+        indexes = [
+            models.Index(fields=["store", "created_at"], name="payment_store_time"),
+            models.Index(fields=["org", "created_at"], name="payment_org_time"),  # HQ takings
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_method_display()} {self.amount}"
