@@ -32,10 +32,6 @@ ADVISOR_TILES = (
 )
 
 
-def _net(total, tax) -> Decimal:
-    return kpis.q2((total or 0) - (tax or 0))
-
-
 def store_ranking(user: User, b: kpis.Basis, limit: int = RANK_LIMIT) -> list[dict]:
     """The user's stores by sales excl. VAT over the period, from the daily rollups (one
     query, plus one for the names of the stores shown); only for someone with several stores."""
@@ -49,7 +45,7 @@ def store_ranking(user: User, b: kpis.Basis, limit: int = RANK_LIMIT) -> list[di
         .order_by()
     )
     for row in rows:
-        row["net"] = _net(row["total"], row["tax"])
+        row["net"] = kpis.net_of(row["total"], row["tax"])
     rows = [r for r in rows if r["cars"]]
     rows.sort(key=lambda r: (-r["net"], r["store_id"]))
     rows = rows[:limit]
@@ -80,7 +76,7 @@ def advisor_ranking(user: User, b: kpis.Basis, limit: int = RANK_LIMIT) -> list[
         .order_by()
     )
     for row in rows:
-        row["net"] = _net(row["total"], row["tax"])
+        row["net"] = kpis.net_of(row["total"], row["tax"])
     rows.sort(key=lambda r: (-r["net"], r["user_id"]))
     return _people(user, rows[:limit], "net", "¥")
 

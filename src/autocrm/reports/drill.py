@@ -99,7 +99,7 @@ def _figures(b: kpis.Basis, key: str) -> dict:
     for k in set(money) | set(surveys):
         m = money.get(k) or {"n": 0, "total": 0, "tax": 0}
         s = surveys.get(k) or {"n": 0, "p": 0, "d": 0}
-        net = kpis.q2((m["total"] or 0) - (m["tax"] or 0)) if m["n"] else None
+        net = kpis.net_of(m["total"], m["tax"]) if m["n"] else None
         out[k] = {
             "cars": m["n"],
             "sales": net,

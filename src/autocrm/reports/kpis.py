@@ -57,6 +57,11 @@ def q2(value) -> Decimal | None:
     return Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
 
 
+def net_of(total, tax) -> Decimal:
+    """Sales excluding VAT: a total less the VAT inside it (missing sums count as 0)."""
+    return q2((total or 0) - (tax or 0))
+
+
 def ratio(numerator, denominator, scale: Decimal = Decimal(1)) -> Decimal | None:
     """``numerator ÷ denominator`` (× scale), or None when the denominator is zero."""
     if not denominator:
