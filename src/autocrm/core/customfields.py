@@ -22,6 +22,7 @@ from autocrm.core.models import CustomField, User
 from autocrm.core.roles import ROLE_CODES
 
 T = CustomField.Type
+KEY_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")  # a field's key: also a JSON path in queries
 
 
 def definitions(org_id: int, target: str) -> list[CustomField]:
@@ -256,7 +257,7 @@ def create_field(actor: User, *, target: str, key: str, **data) -> CustomField:
     errors = {}
     if target not in CustomField.Target.values:
         errors["target"] = _("Choose what the field applies to.")
-    if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", key):
+    if not KEY_RE.fullmatch(key):
         errors["key"] = _("Use lower-case letters, digits and _ (start with a letter).")
     if errors:
         raise Invalid(fields=errors)

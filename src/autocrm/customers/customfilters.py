@@ -17,8 +17,6 @@ The selectors take the parsed form: ``{key: value}`` (exact, as before), ``{key:
 
 from __future__ import annotations
 
-import re
-
 from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -30,7 +28,6 @@ T = CustomField.Type
 PREFIX = "cf_"
 FILTERABLE = (T.CHOICE, T.BOOLEAN, T.TEXT, T.INTEGER, T.DATE)
 RANGED = (T.INTEGER, T.DATE)
-_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 def filterable(user: User, target: str) -> list[CustomField]:
@@ -135,7 +132,7 @@ def apply(qs: QuerySet, user: User, target: str, custom: dict | None) -> QuerySe
         return qs
     types = {f.key: f.type for f in customfields.visible(user, target)}
     for key, value in custom.items():
-        if key not in types or not _KEY.fullmatch(key) or value in ("", None):
+        if key not in types or not customfields.KEY_RE.fullmatch(key) or value in ("", None):
             continue
         if not isinstance(value, dict):
             qs = qs.filter(**{f"custom__{key}": value})
