@@ -9,7 +9,10 @@ temporary directory. For each file it creates a fresh data directory (`AUTOCRM_V
 the small demo (`autocrm demo --scale small --no-serve`) and times
 `autocrm import customers FILE --store s001 --report …` as a separate process; then imports the
 .xlsx a second time into the same database (nothing may be created twice). Peak memory is the
-child's high-water mark (VmHWM), as `wait4()` reports it in `ru_maxrss`.
+child's high-water mark (VmHWM), as `wait4()` reports it in `ru_maxrss`; CPU seconds (user +
+system) and the 1-minute load average at the start of each run are printed with it, since wall
+time on a shared machine says little on its own. Memory should be flat: the peak at 100 000
+rows close to the peak at 10 000 (compare two runs with `--rows`).
 
 Target: 100 000 rows in at most 60 s. `--strict` exits 1 when it is missed. Uses
 `DATABASE_URL` when set: each fresh run then gets its own database `<name>_bench_<run>` on
@@ -157,10 +160,10 @@ def autocrm(*args: str) -> list[str]:
     return [sys.executable, "-m", "autocrm.cli", *args]
 
 
-def timed(cmd: list[str], env: dict, log: Path) -> tuple[int, float, float, str]:
-    """Run ``cmd``; return (exit status, seconds, peak RSS in MB, stdout)."""
+def timed(cmd: list[str], env: dict, log: Path) -> tuple[int, float, float, float, str]:
+    """Run ``cmd``; return (exit status, seconds, peak RSS in MB, CPU seconds, stdout)."""
     run = run_measured(cmd, env, log)
-    return run.returncode, run.seconds, run.peak_rss_mb, run.output
+    return run.returncode, run.seconds, run.peak_rss_mb, run.cpu_s, run.output
 
 
 def _postgres(url: str, statement: str) -> None:
@@ -232,13 +235,16 @@ def main(argv: list[str] | None = None) -> int:
                 "--report",
                 str(work / f"report-{label.replace(' ', '-')}.xlsx"),
             )
-            code, seconds, rss, out = timed(cmd, env, work / f"{label.replace(' ', '-')}.log")
+            load = os.getloadavg()[0]
+            code, seconds, rss, cpu, out = timed(cmd, env, work / f"{label.replace(' ', '-')}.log")
             match = SUMMARY.search(out)
             if match is None:
                 print(out)
                 raise SystemExit(f"{label}: no summary line (exit {code})")
             rows_, created, updated, rejected = (int(g) for g in match.groups())
-            results.append((label, rows_, created, updated, rejected, code, seconds, rss))
+            results.append(
+                (label, rows_, created, updated, rejected, code, seconds, rss, cpu, load)
+            )
             print(f"{label}: {match.group(0)} (exit {code}) in {seconds:.1f} s", flush=True)
     finally:
         if args.keep:
@@ -252,12 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"{'file':<12}{'rows':>9}{'created':>9}{'updated':>9}{'rejected':>9}{'exit':>6}"
-        f"{'seconds':>9}{'rows/s':>9}{'peak RSS':>10}"
+        f"{'seconds':>9}{'rows/s':>9}{'peak RSS':>10}{'CPU s':>8}{'load':>6}"
     )
-    for label, rows_, created, updated, rejected, code, seconds, rss in results:
+    for label, rows_, created, updated, rejected, code, seconds, rss, cpu, load in results:
         print(
             f"{label:<12}{rows_:>9}{created:>9}{updated:>9}{rejected:>9}{code:>6}"
-            f"{seconds:>9.1f}{rows_ / seconds:>9.0f}{rss:>8.0f} MB"
+            f"{seconds:>9.1f}{rows_ / seconds:>9.0f}{rss:>8.0f} MB{cpu:>8.1f}{load:>6.2f}"
         )
     slowest = max(r[6] for r in results)
     scaled = slowest * 100_000 / max(1, args.rows)

@@ -9,8 +9,10 @@ again row by row, each in its own savepoint, so one bad row never costs the good
 
 A dry run takes exactly the same decisions: records the file creates are remembered (by mobile,
 plate and VIN, with temporary negative ids) across chunks, so a customer on row 5 and their
-second car on row 4 000 are planned as they will be imported. Memory holds only these keys, as
-fixed-size integers (``keys.IntMap``), never the rows of past chunks.
+second car on row 4 000 are planned as they will be imported. What the file has touched so far
+is kept in TEMP tables of the database (``seen.Seen``), read back per chunk for the chunk's keys
+only: memory holds one chunk, never the keys or rows of past chunks, so it stays flat whatever
+the size of the file.
 
 Policy: a customer found by mobile (or through a vehicle found by plate or VIN) gets only its
 empty fields filled; a customer or vehicle that appears on several rows takes its details from
@@ -54,9 +56,9 @@ from autocrm.customers.validators import (
     validate_vin,
 )
 from autocrm.imports import bulk, parsing
-from autocrm.imports.keys import IntMap, TextMap
 from autocrm.imports.mapping import FIELD_LABELS
 from autocrm.imports.parsing import CellError, is_blank, is_formula
+from autocrm.imports.seen import CUSTOMER, MOBILE, PLATE, VEHICLE, VIN, Seen, any_of
 
 CHUNK_SIZE = 2_000
 _PLAIN = {str, int, bool, float, dict, list}
@@ -255,14 +257,12 @@ class Importer:
         self.today = timezone.localdate()
         self.totals = Totals()
         self.preview: list[dict] = []
-        # What this file has touched so far, by key: refs are ids, or negative temporary ids
-        # for records a dry run (or the chunk being planned) has not written. Fixed-size
-        # integer slots (``keys``), not strings and tuples: a few dozen bytes an entry.
-        self.mobiles = TextMap()  # mobile -> ref
-        self.plates = TextMap()  # plate -> ref
-        self.vins = TextMap()  # VIN -> ref
-        self.customer_rows = IntMap(width=2)  # ref -> (first row, store id)
-        self.vehicle_rows = IntMap(width=2)  # ref -> (first row, owner ref or None)
+        # What this file has touched so far is kept in the database (``seen.Seen``, open while
+        # ``run`` runs); the dicts below hold what the chunk being planned needs of it, and
+        # what that chunk adds. Refs are ids, or negative temporary ids for records a dry run
+        # (or the chunk being planned) has not written.
+        self.seen: Seen | None = None
+        self._start_chunk_state()
         self._temp = itertools.count(-1, -1)
         self.last_customer: int | None = None  # ref of the customer of the row above
         self.last_customer_row: int | None = None
@@ -276,9 +276,10 @@ class Importer:
     # --- driving ----------------------------------------------------------------------------
 
     def run(self, rows: Iterable[tuple[int, tuple]]) -> Totals:
-        with _fewer_collections():
+        with _fewer_collections(), Seen() as self.seen:
             for chunk in _chunks(self._data_rows(rows), self.chunk_size):
                 self._chunk(chunk)
+        self.seen = None
         return self.totals
 
     def _data_rows(self, rows: Iterable[tuple[int, tuple]]) -> Iterator[tuple[int, tuple]]:
@@ -289,10 +290,13 @@ class Importer:
                 yield number, values
 
     def _chunk(self, chunk: list[tuple[int, tuple]]) -> None:
+        self._start_chunk_state()
         self._chunk_customers: list[int] = []  # temporary refs of customers planned here
         self._chunk_vehicles: list[int] = []  # refs of vehicles this chunk touched
         parsed = [(number, values, self._parse(values)) for number, values in chunk]
+        self._recall_keys(parsed)
         found = self._lookup(parsed)
+        self._recall_customers(found)
         chunk_customers: dict[int, CustomerItem] = {}
         chunk_vehicles: dict[int, VehicleItem] = {}
         plans = [
@@ -306,6 +310,7 @@ class Importer:
                 if item.created
             }
             self._write_chunk(plans)
+        self._remember_chunk()
         for plan in plans:
             self.totals.count(plan)
             if self.report is not None and (plan.action == REJECT or plan.warnings):
@@ -314,6 +319,90 @@ class Importer:
                 self.preview.append(plan.preview())
         if self.on_progress is not None:
             self.on_progress(self.totals)
+
+    # --- what the file has touched so far ------------------------------------------------------
+
+    def _start_chunk_state(self) -> None:
+        self.mobiles: dict[str, int] = {}  # mobile -> ref
+        self.plates: dict[str, int] = {}  # plate -> ref
+        self.vins: dict[str, int] = {}  # VIN -> ref
+        self.customer_rows: dict[int, tuple] = {}  # ref -> (first row, store id)
+        self.vehicle_rows: dict[int, tuple] = {}  # ref -> (first row, owner ref or None)
+        self._index = {MOBILE: self.mobiles, PLATE: self.plates, VIN: self.vins}
+        self._key_changes: dict[tuple[str, str], bool] = {}  # (kind, key) -> replace
+        self._recalled_customers: set[int] = set()
+        self._recalled_vehicles: set[int] = set()
+
+    def _recall_keys(self, parsed: list) -> None:
+        """The chunk's mobiles, plates and VINs that earlier chunks brought in, and the
+        vehicles and customers they point to."""
+        wanted: dict[str, set[str]] = {MOBILE: set(), PLATE: set(), VIN: set()}
+        for _number, _values, p in parsed:
+            v = p.values
+            for kind, name in ((MOBILE, "mobile"), (PLATE, "plate"), (VIN, "vin")):
+                if v.get(name):
+                    wanted[kind].add(v[name])
+        for kind, keys in wanted.items():
+            self._index[kind].update(self.seen.keys(kind, keys))
+        self.vehicle_rows.update(
+            self.seen.records(VEHICLE, {*self.plates.values(), *self.vins.values()})
+        )
+        self.customer_rows.update(self.seen.records(CUSTOMER, set(self.mobiles.values())))
+        # A key whose record could not be saved means nothing: looked up in the database
+        # again, and replaced if this chunk brings the record in.
+        for kind, rows in (
+            (MOBILE, self.customer_rows),
+            (PLATE, self.vehicle_rows),
+            (VIN, self.vehicle_rows),
+        ):
+            index = self._index[kind]
+            for key in [k for k, ref in index.items() if ref not in rows]:
+                del index[key]
+                self._key_changes[(kind, key)] = True
+
+    def _recall_customers(self, found: dict) -> None:
+        """Earlier rows' entries for the other customers this chunk may refer to: owners of
+        the vehicles found, customers in the database, the customer of the row above."""
+        refs = {owner for _row, owner in self.vehicle_rows.values() if owner is not None}
+        refs |= set(found["customers"])
+        if self.last_customer is not None:
+            refs.add(self.last_customer)
+        refs -= set(self.customer_rows)
+        self.customer_rows.update(self.seen.records(CUSTOMER, refs))
+        self._recalled_customers = set(self.customer_rows)
+        self._recalled_vehicles = set(self.vehicle_rows)
+
+    def _set_key(self, kind: str, key: str, ref: int, *, replace: bool) -> None:
+        """``index[key] = ref`` (``replace``) or ``index.setdefault(key, ref)``, noted for
+        ``_remember_chunk``."""
+        index = self._index[kind]
+        if not replace and key in index:
+            return
+        index[key] = ref
+        self._key_changes[(kind, key)] = replace or self._key_changes.get((kind, key), False)
+
+    def _remember_chunk(self) -> None:
+        """Write what this chunk brought in (with the ids it was saved under) to the
+        database, for the chunks after it."""
+        replaced, added = [], []
+        for (kind, key), replace in self._key_changes.items():
+            ref = self._index[kind].get(key)
+            if ref is not None:
+                (replaced if replace else added).append((kind, key, ref))
+        self.seen.add_keys(replaced, replace=True)
+        self.seen.add_keys(added, replace=False)
+        self.seen.add_records(
+            [
+                (CUSTOMER, ref, row, store_id)
+                for ref, (row, store_id) in self.customer_rows.items()
+                if ref not in self._recalled_customers
+            ]
+            + [
+                (VEHICLE, ref, row, owner)
+                for ref, (row, owner) in self.vehicle_rows.items()
+                if ref not in self._recalled_vehicles
+            ]
+        )
 
     # --- parsing ----------------------------------------------------------------------------
 
@@ -433,21 +522,21 @@ class Importer:
         customers: dict[int, Customer] = {}
         if mobiles:
             for c in Customer.objects.filter(
-                org=self.org, mobile__in=mobiles, merged_into__isnull=True
+                org=self.org, mobile__in=any_of(mobiles), merged_into__isnull=True
             ):
                 customers[c.pk] = c
         vehicles: dict[int, Vehicle] = {}
         if plates or vins:
             condition = Q(pk__in=[])
             if plates:
-                condition |= Q(plate__in=plates, plate_active=True)
+                condition |= Q(plate__in=any_of(plates), plate_active=True)
             if vins:
-                condition |= Q(vin__in=vins)
+                condition |= Q(vin__in=any_of(vins))
             for vehicle in Vehicle.objects.filter(condition, org=self.org):
                 vehicles[vehicle.pk] = vehicle
         owner_ids = {v.owner_id for v in vehicles.values() if v.owner_id} - set(customers)
         if owner_ids:
-            for c in Customer.objects.filter(pk__in=owner_ids):
+            for c in Customer.objects.filter(pk__in=any_of(owner_ids, numbers=True)):
                 customers[c.pk] = c
         return {
             "customers": customers,
@@ -474,7 +563,7 @@ class Importer:
             return None
         index = self.plates if key == "plate" else self.vins
         ref = index.get(value)
-        if ref is not None:
+        if ref is not None and ref in self.vehicle_rows:
             row, owner = self.vehicle_rows[ref]
             return Handle(ref=ref, row=row, owner_ref=owner)
         obj = found["by_plate" if key == "plate" else "by_vin"].get(value)
@@ -593,12 +682,12 @@ class Importer:
             self.customer_rows[item.ref] = (number, item.obj.home_store_id)
             self._chunk_customers.append(item.ref)
             if item.obj.mobile:
-                self.mobiles[item.obj.mobile] = item.ref
+                self._set_key(MOBILE, item.obj.mobile, item.ref, replace=True)
         elif customer.row is None:  # in the database, untouched by this file so far
             item = self._fill_customer(customer.obj, v)
             self.customer_rows[customer.ref] = (number, customer.store_id)
             if customer.obj.mobile:
-                self.mobiles[customer.obj.mobile] = customer.ref
+                self._set_key(MOBILE, customer.obj.mobile, customer.ref, replace=True)
             if item.changes:
                 chunk_customers[item.ref] = item
                 plan.customer = item
@@ -653,14 +742,14 @@ class Importer:
         still means this vehicle for later rows of the file)."""
         self.vehicle_rows[ref] = (number, owner)
         self._chunk_vehicles.append(ref)
-        for index, key in (
-            (self.plates, vehicle.plate if vehicle.plate_active else ""),
-            (self.vins, vehicle.vin),
-            (self.plates, values.get("plate")),
-            (self.vins, values.get("vin")),
+        for kind, key in (
+            (PLATE, vehicle.plate if vehicle.plate_active else ""),
+            (VIN, vehicle.vin),
+            (PLATE, values.get("plate")),
+            (VIN, values.get("vin")),
         ):
             if key:
-                index.setdefault(key, ref)
+                self._set_key(kind, key, ref, replace=False)
 
     def _new_customer(self, p: Parsed) -> CustomerItem:
         v = p.values
@@ -1037,9 +1126,9 @@ def _labels(changes: dict) -> str:
 
 @contextlib.contextmanager
 def _fewer_collections() -> Iterator[None]:
-    """An import allocates millions of short-lived objects while it holds the maps of what it
-    has seen; at the default thresholds Python's cycle collector would spend a quarter of the
-    run re-scanning those maps. Nothing here makes reference cycles that need it sooner."""
+    """An import allocates millions of short-lived objects (a chunk's cells, plans and
+    drafts); at the default thresholds Python's cycle collector would run every few hundred
+    of them. Nothing here makes reference cycles that need it sooner."""
     previous = gc.get_threshold()
     gc.set_threshold(20_000, 20, 1_000)
     try:
