@@ -14,7 +14,12 @@
 
 Reports settlements/s, p50/p95 latency and errors per concurrency; the target is 100
 settlements/s sustained. Both the database and the data directory are removed afterwards
-unless ``--keep``."""
+unless ``--keep``.
+
+To compare revisions without loading and preparing again (minutes on a busy machine), point
+``AUTOCRM_BENCH_DATA`` at a data directory kept by an earlier ``--keep`` run and
+``AUTOCRM_BENCH_DATABASE_URL`` at its database: the ready orders the earlier run prepared and
+did not settle are used (and only the missing ones prepared); nothing is removed afterwards."""
 
 from __future__ import annotations
 
@@ -49,6 +54,7 @@ ADVISOR = "advisor1"
 PASSWORD = "demo1234"
 TARGET_PER_S = 100.0
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
+PREFIX = "结算客户"  # the names of the customers whose orders are prepared for settling
 
 
 def prepare(count: int, first: int = 0) -> list[tuple[int, int, str, str]]:
@@ -70,7 +76,7 @@ def prepare(count: int, first: int = 0) -> list[tuple[int, int, str, str]]:
     for i in range(first, first + count):
         with transaction.atomic():
             customer = customer_services.create_customer(
-                advisor, home_store_id=store.pk, name=f"结算客户{i:05d}", mobile=f"1395{i:07d}"
+                advisor, home_store_id=store.pk, name=f"{PREFIX}{i:05d}", mobile=f"1395{i:07d}"
             )
             car = customer_services.create_vehicle(
                 advisor, owner_id=customer.pk, home_store_id=store.pk, plate=f"沪K{i:05d}"
@@ -100,6 +106,28 @@ def prepare(count: int, first: int = 0) -> list[tuple[int, int, str, str]]:
     return orders
 
 
+def ready_prepared(count: int) -> list[tuple[int, int, str, str]]:
+    """Up to ``count`` orders an earlier run prepared and left ready (a reused database), then
+    as many new ones as are missing."""
+    from django.db.models import Max
+
+    from autocrm.customers.models import Customer
+    from autocrm.service.models import WorkOrder
+
+    ours = WorkOrder.objects.filter(
+        store__code=STORE, customer__name__startswith=PREFIX, status=WorkOrder.Status.READY
+    ).order_by("pk")
+    orders = []
+    for pk, version, total in ours.values_list("pk", "version", "total")[:count]:
+        half = (total / 2).quantize(Decimal("0.01"))
+        orders.append((pk, version, str(half), str(total - half)))
+    if len(orders) < count:
+        last = Customer.objects.filter(name__startswith=PREFIX).aggregate(m=Max("name"))["m"]
+        first = int(last[len(PREFIX) :]) + 1 if last else 0
+        orders += prepare(count - len(orders), first)
+    return orders
+
+
 def verify(settled_ids: list[int]) -> dict:
     """Every order answered 200 is settled once, its payments equal to its total."""
     from django.db.models import Count, Sum
@@ -117,8 +145,12 @@ def verify(settled_ids: list[int]) -> dict:
     return {"checked": len(settled_ids), "inconsistent": wrong[:20], "ok": not wrong}
 
 
-def measure(port: int, token: str, queue: list, level: int, args) -> tuple[dict, list[int]]:
-    """``level`` clients settle orders from ``queue`` until it or the time runs out."""
+def measure(
+    port: int, token: str, queue: list, level: int, args, server_pid: int
+) -> tuple[dict, list[int]]:
+    """``level`` clients settle orders from ``queue`` until it or the time runs out. Also the
+    CPU the server's processes (web workers, background worker) spent per settlement, a figure
+    that other programs on a shared machine disturb less than the rate."""
     headers = {
         "Authorization": f"Bearer {token}",
         "Accept": "application/json",
@@ -147,9 +179,11 @@ def measure(port: int, token: str, queue: list, level: int, args) -> tuple[dict,
             body=json.dumps(body).encode(),
         )
 
+    cpu_before = procinfo.tree_cpu_seconds(server_pid)
     stats = asyncio.run(
         run_load(HOST, port, next_request, level, args.seconds, len(queue), args.timeout)
     )
+    cpu = procinfo.tree_cpu_seconds(server_pid) - cpu_before
     row = {
         "concurrency": level,
         "settled": stats.ok,
@@ -160,22 +194,31 @@ def measure(port: int, token: str, queue: list, level: int, args) -> tuple[dict,
         "p99_ms": rounded(stats.percentile(99)),
         "errors": stats.errors,
         "error_detail": stats.error_detail(),
+        "server_cpu_ms": rounded(1000 * cpu / stats.ok, 1) if stats.ok else None,
+        "load_avg": round(os.getloadavg()[0], 2),
     }
     return row, sent
 
 
-def run(args: argparse.Namespace, data_dir: Path, cleanup: list) -> dict:
-    pg = PgDatabase(args.pg_admin_url, f"autocrm_settle_{time.strftime('%Y%m%d_%H%M%S')}")
-    why = pg.reachable()
-    if why:
-        raise HarnessError(f"PostgreSQL not reachable at {redact_url(args.pg_admin_url)}: {why}")
-    pg.create()
-    if not args.keep:
-        cleanup.append(pg.drop)
+def run(args: argparse.Namespace, data_dir: Path, cleanup: list, reused_url: str = "") -> dict:
     env = bench_env(data_dir)
-    env["DATABASE_URL"] = pg.url
-    print(f"loading the small demo into {redact_url(pg.url)} …", flush=True)
-    run_step(["demo", "--scale", "small", "--no-serve"], env)
+    if reused_url:
+        database_url = reused_url
+        print(f"reusing {redact_url(database_url)} and {data_dir}", flush=True)
+    else:
+        pg = PgDatabase(args.pg_admin_url, f"autocrm_settle_{time.strftime('%Y%m%d_%H%M%S')}")
+        why = pg.reachable()
+        if why:
+            where = redact_url(args.pg_admin_url)
+            raise HarnessError(f"PostgreSQL not reachable at {where}: {why}")
+        pg.create()
+        if not args.keep:
+            cleanup.append(pg.drop)
+        database_url = pg.url
+    env["DATABASE_URL"] = database_url
+    if not reused_url:
+        print(f"loading the small demo into {redact_url(database_url)} …", flush=True)
+        run_step(["demo", "--scale", "small", "--no-serve"], env)
     run_step(["manage", "collectstatic", "--noinput", "-v", "0"], env)
 
     for key in ("AUTOCRM_VAR", "AUTOCRM_DEBUG", "AUTOCRM_TESTING", "DATABASE_URL"):
@@ -190,7 +233,7 @@ def run(args: argparse.Namespace, data_dir: Path, cleanup: list) -> dict:
     total = args.orders * len(args.levels)
     print(f"preparing {total} ready work orders …", flush=True)
     t0 = time.perf_counter()
-    orders = prepare(total)
+    orders = ready_prepared(total) if reused_url else prepare(total)
     prepare_s = time.perf_counter() - t0
     print(f"prepared in {prepare_s:.1f} s", flush=True)
     connections.close_all()
@@ -206,7 +249,7 @@ def run(args: argparse.Namespace, data_dir: Path, cleanup: list) -> dict:
         queue.reverse()
         busy = procinfo.other_cpu_share(1.0, [os.getpid(), server.pid])
         print(f"  settling @ {level} clients …", flush=True)
-        row, sent = measure(port, token, queue, level, args)
+        row, sent = measure(port, token, queue, level, args, server.pid)
         row["busy_before_pct"] = round(busy)
         rows.append(row)
         settled += sent
@@ -220,7 +263,7 @@ def run(args: argparse.Namespace, data_dir: Path, cleanup: list) -> dict:
     return {
         "timestamp": time.strftime("%Y%m%d-%H%M%S"),
         "revision": git_revision(),
-        "database": redact_url(pg.url),
+        "database": redact_url(database_url),
         "server_args": " ".join(server.command[1:]),
         "prepare_s": round(prepare_s, 1),
         "readiness_s": round(readiness, 2),
@@ -237,12 +280,16 @@ def run(args: argparse.Namespace, data_dir: Path, cleanup: list) -> dict:
 def print_report(result: dict) -> None:
     print(f"\nrevision {result['revision']}; {result['database']}; {result['server_args']}")
     heads = ("clients", 7), ("settled", 8), ("s", 6), ("per s", 7), ("p50", 7), ("p95", 7)
-    print(" ".join(f"{name:>{width}}" for name, width in heads), f"{'errors':>7}")
+    tail = ("cpu ms", 7), ("busy %", 7), ("load", 6), ("errors", 7)
+    print(" ".join(f"{name:>{width}}" for name, width in (*heads, *tail)))
     for r in result["runs"]:
         print(
             f"{r['concurrency']:>7} {r['settled']:>8} {r['seconds']:>6} {r['per_s']:>7} "
-            f"{r['p50_ms']:>7} {r['p95_ms']:>7} {r['errors']:>7} {r['error_detail'] or ''}"
+            f"{r['p50_ms']:>7} {r['p95_ms']:>7} {r['server_cpu_ms']!s:>7} "
+            f"{r['busy_before_pct']:>7} {r['load_avg']:>6} {r['errors']:>7} "
+            f"{r['error_detail'] or ''}"
         )
+    print("cpu ms: the server's CPU per settlement; busy %: other programs' CPU before the run")
     check = result["consistency"]
     print(
         f"consistency: {check['checked']} settled orders, payments = totals: "
@@ -268,18 +315,30 @@ def main(argv: list[str] | None = None) -> int:
     args.levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
     stop_on_sigterm()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    data_dir = ROOT / "var" / "bench" / f"settle-{stamp}"
-    data_dir.mkdir(parents=True)
+    reused_dir = os.environ.get("AUTOCRM_BENCH_DATA", "")
+    reused_url = os.environ.get("AUTOCRM_BENCH_DATABASE_URL", "")
+    if reused_dir or reused_url:
+        if not (reused_url and Path(reused_dir).is_dir()):
+            print(
+                "failed: AUTOCRM_BENCH_DATA (a kept data directory) and "
+                "AUTOCRM_BENCH_DATABASE_URL (its database) go together",
+                file=sys.stderr,
+            )
+            return 2
+        data_dir, keep = Path(reused_dir).resolve(), True
+    else:
+        data_dir, keep = ROOT / "var" / "bench" / f"settle-{stamp}", args.keep
+        data_dir.mkdir(parents=True)
     cleanup: list = []
     try:
-        result = run(args, data_dir, cleanup)
+        result = run(args, data_dir, cleanup, reused_url)
     except HarnessError as exc:
         print(f"failed: {exc}", file=sys.stderr)
         return 2
     finally:
         for step in cleanup:
             step()
-        if not args.keep:
+        if not keep:
             shutil.rmtree(data_dir, ignore_errors=True)
     (ROOT / "var" / "bench" / f"settle-{stamp}.json").write_text(json.dumps(result, indent=2))
     print_report(result)

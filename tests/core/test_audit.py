@@ -312,6 +312,8 @@ def test_exempt_models_are_only_the_log_tables():
         "service.WorkOrderCounter",  # the last number given per store and day
         "reports.DailyStoreStat",  # rollups recomputed from audited rows
         "reports.DailyStaffStat",
+        "reports.DailyItemStat",
+        "reports.MonthlyItemStat",
         "reports.RollupPending",  # the worker's to-do list of store-days to recompute
         "reports.CustomerRFM",  # RFM scores recomputed whole from the customers' counters
         "automation.RuleFiring",  # the rules engine's firing log and exactly-once keys

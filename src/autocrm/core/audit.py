@@ -33,6 +33,8 @@ EXEMPT = {
     "service.WorkOrderCounter",
     "reports.DailyStoreStat",
     "reports.DailyStaffStat",
+    "reports.DailyItemStat",
+    "reports.MonthlyItemStat",
     "reports.CustomerRFM",
     "reports.RollupPending",
     "automation.RuleFiring",
@@ -58,6 +60,11 @@ class AuditContext:
 
 _current: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar(
     "autocrm_audit", default=None
+)
+# Inside ``batched()``: the entries waiting for the block's end and the savepoint depth at
+# which the block started.
+_batch: contextvars.ContextVar[tuple[list, int] | None] = contextvars.ContextVar(
+    "autocrm_audit_batch", default=None
 )
 
 
@@ -196,11 +203,49 @@ def _org_id(instance) -> int | None:
     return current().org_id
 
 
+@contextlib.contextmanager
+def batched() -> Iterator:
+    """Within a transaction, the entries of the changes made inside the block are inserted
+    together, in one statement, when the block ends without an error (still inside the
+    transaction, so they commit or roll back with the changes). An entry written inside a
+    savepoint opened in the block is inserted at once, so that it is undone with the savepoint
+    if that rolls back. Outside a transaction, or nested in another ``batched()``, it does
+    nothing. For services that write several rows per call (a settlement writes eight)."""
+    from django.db import transaction
+
+    from autocrm.core.models import AuditLog
+
+    connection = transaction.get_connection()
+    if _batch.get() is not None or not connection.in_atomic_block:
+        yield
+        return
+    rows: list = []
+    token = _batch.set((rows, len(connection.savepoint_ids)))
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if rows:  # not reached when the block raised: the transaction rolls back anyway
+        AuditLog.objects.bulk_create(rows)
+
+
+def _insert(row) -> None:
+    batch = _batch.get()
+    if batch is not None:
+        from django.db import transaction
+
+        rows, depth = batch
+        if len(transaction.get_connection().savepoint_ids) == depth:
+            rows.append(row)
+            return
+    row.save()
+
+
 def write(action: str, instance, changes: dict, *, object_type: str | None = None) -> None:
     from autocrm.core.models import AuditLog
 
     ctx = current()
-    AuditLog.objects.create(
+    row = AuditLog(
         org_id=_org_id(instance),
         store_id=_store_id(instance),
         user_id=ctx.user_id,
@@ -214,6 +259,7 @@ def write(action: str, instance, changes: dict, *, object_type: str | None = Non
         object_repr=str(instance)[:200],
         changes=changes,
     )
+    _insert(row)
 
 
 def locked(instance):

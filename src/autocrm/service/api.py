@@ -339,8 +339,8 @@ def update_work_order(request, wo_id: int, payload: WorkOrderPatch):
 @router.post("/work-orders/{wo_id}/actions/{action}", response=WorkOrderDetail)
 def work_order_action(request, wo_id: int, action: str, payload: ActionIn | None = None):
     """``estimate``, ``start``, ``qc``, ``ready`` (with the passed quality-check ``checks``),
-    ``settle``, ``close``, ``cancel``, ``reopen``; an illegal transition answers 409."""
-    wo = selectors.get_work_order(request.user, wo_id, related=False)
+    ``settle``, ``close``, ``cancel``, ``reopen``; an illegal transition answers 409.
+    The order is read once, locked and scoped to the user, by the service."""
     payload = payload or ActionIn()
     kwargs = {"version": payload.version, "reason": payload.reason}
     if action == "settle":
@@ -348,7 +348,7 @@ def work_order_action(request, wo_id: int, action: str, payload: ActionIn | None
         kwargs["old_parts_returned"] = payload.old_parts_returned
     elif action == "ready":
         kwargs["checks"] = payload.checks
-    wo = services.perform(request.user, wo, action, **kwargs)
+    wo = services.perform_on(request.user, wo_id, action, **kwargs)
     return detail_out(request.user, wo.pk, saved=wo)
 
 

@@ -12,7 +12,7 @@ import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Prefetch, Sum, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -131,6 +131,26 @@ def _locked(wo: WorkOrder) -> WorkOrder:
     return audit.locked(WorkOrder.objects.select_for_update().get(pk=wo.pk))
 
 
+def _locked_for(actor: User, pk, action: str) -> WorkOrder:
+    """The work order ``pk`` if the actor may see it (NotFound otherwise), read and locked in
+    one statement. A settlement also locks the owner's row (visits and spend are added to it)
+    and loads the store and vehicle its follow-ups read, in the same statement."""
+    qs = scoping.scoped(WorkOrder.objects.all(), actor)
+    if action == "settle":
+        qs = qs.select_related("customer", "store", "vehicle").select_for_update(
+            of=("self", "customer")
+        )
+    else:
+        qs = qs.select_for_update()
+    try:
+        wo = qs.get(pk=pk)
+    except (WorkOrder.DoesNotExist, ValueError, TypeError):
+        raise NotFound() from None
+    if action == "settle":
+        audit.locked(wo.customer)
+    return audit.locked(wo)
+
+
 def check_version(wo: WorkOrder, version) -> None:
     if version in (None, ""):
         return
@@ -175,20 +195,27 @@ def require_open(wo: WorkOrder) -> None:
         )
 
 
-def recompute(wo: WorkOrder) -> None:
-    """Totals from the approved lines (the money columns lists and reports read)."""
-    rows = (
-        wo.lines.filter(approval=WorkOrderLine.Approval.APPROVED)
-        .values("category")
-        .annotate(amount=Sum("amount"), gross=Sum(F("quantity") * F("unit_price")))
-    )
+TOTAL_FIELDS = ["labour_total", "parts_total", "other_total", "total", "discount_total", "tax"]
+
+
+def _set_totals(wo: WorkOrder, lines) -> None:
+    """Set the money columns from ``lines`` (the approved ones count), without saving. The
+    gross (list price × quantity) is rounded to the cent per category."""
+    amounts: dict[str, Decimal] = {}
+    grosses: dict[str, Decimal] = {}
+    for line in lines:
+        if line.approval != WorkOrderLine.Approval.APPROVED:
+            continue
+        amounts[line.category] = amounts.get(line.category, ZERO) + (line.amount or ZERO)
+        grosses[line.category] = grosses.get(line.category, ZERO) + (
+            Decimal(line.quantity) * Decimal(line.unit_price)
+        )
     labour = parts = other = gross = ZERO
-    for row in rows:
-        amount = row["amount"] or ZERO
-        gross += Decimal(str(row["gross"] or 0)).quantize(CENT, ROUND_HALF_UP)
-        if row["category"] == Category.MATERIAL:
+    for category, amount in amounts.items():
+        gross += grosses[category].quantize(CENT, ROUND_HALF_UP)
+        if category == Category.MATERIAL:
             parts += amount
-        elif row["category"] in LABOUR_CATEGORIES:
+        elif category in LABOUR_CATEGORIES:
             labour += amount
         else:
             other += amount
@@ -198,17 +225,15 @@ def recompute(wo: WorkOrder) -> None:
     wo.total = total
     wo.discount_total = max(ZERO, gross - total)
     wo.tax = (total - total / (Decimal(1) + rate)).quantize(CENT, ROUND_HALF_UP)
-    wo.save(
-        update_fields=[
-            "labour_total",
-            "parts_total",
-            "other_total",
-            "total",
-            "discount_total",
-            "tax",
-            "updated_at",
-        ]
+
+
+def recompute(wo: WorkOrder) -> None:
+    """Totals from the approved lines (the money columns lists and reports read)."""
+    lines = wo.lines.filter(approval=WorkOrderLine.Approval.APPROVED).only(
+        "approval", "category", "amount", "quantity", "unit_price"
     )
+    _set_totals(wo, lines)
+    wo.save(update_fields=[*TOTAL_FIELDS, "updated_at"])
 
 
 def next_number(store: Store, day: datetime.date) -> str:
@@ -866,10 +891,27 @@ ACTION_LABELS = {
 def perform(actor: User, wo: WorkOrder, action: str, *, version=None, **kwargs) -> WorkOrder:
     """Run a named state action; illegal transitions are refused (409)."""
     require_visible(actor, wo)
+    return _perform(actor, wo.pk, action, version=version, **kwargs)
+
+
+@audit.by_actor
+@transaction.atomic
+def perform_on(actor: User, pk, action: str, *, version=None, **kwargs) -> WorkOrder:
+    """``perform`` on the work order ``pk`` (the API's path): not read before the locking
+    read, which applies the actor's scope itself (NotFound for an order they may not see)."""
+    return _perform(actor, pk, action, version=version, **kwargs)
+
+
+def _perform(actor: User, pk, action: str, *, version=None, **kwargs) -> WorkOrder:
+    with audit.batched():  # the audit entries of the action in one INSERT, before the commit
+        return _perform_locked(actor, pk, action, version=version, **kwargs)
+
+
+def _perform_locked(actor: User, pk, action: str, *, version=None, **kwargs) -> WorkOrder:
+    wo = _locked_for(actor, pk, action)
     if action not in ACTIONS:
         raise NotFound(_("Unknown action."))
     require(actor, *ACTIONS[action][2])
-    wo = _locked(wo)
     check_version(wo, version)
     target = _check_action(wo, action)
     handler = _HANDLERS.get(action)
@@ -938,20 +980,37 @@ def _on_ready(actor, wo, qc=None, checks=None, **kwargs):
         )
 
 
+def _settle_lines(wo: WorkOrder) -> list[WorkOrderLine]:
+    """Every line of the order (with its labour item, recommendation and technicians), read
+    once under the order's lock: the checks, the totals, the repair class and the
+    recommendations done come from it, and the answer that shows the order reuses it."""
+    prefetch_related_objects(
+        [wo],
+        Prefetch(
+            "lines",
+            queryset=WorkOrderLine.objects.select_related("labour", "recommendation")
+            .prefetch_related("technicians")
+            .order_by("sort", "id"),
+        ),
+    )
+    return list(wo.lines.all())
+
+
 def _on_settle(actor, wo, payments=(), old_parts_returned=None, **kwargs):
-    proposed = wo.lines.filter(approval=WorkOrderLine.Approval.PROPOSED).count()
+    lines = _settle_lines(wo)
+    proposed = sum(1 for ln in lines if ln.approval == WorkOrderLine.Approval.PROPOSED)
     if proposed:
         raise Conflict(
             _("%(count)s item(s) still wait for the owner's decision: approve or decline them.")
             % {"count": proposed},
             code="unapproved",
         )
-    recompute(wo)
-    classes = set(
-        wo.lines.filter(approval=WorkOrderLine.Approval.APPROVED)
-        .exclude(labour=None)
-        .values_list("labour__repair_class", flat=True)
-    )
+    _set_totals(wo, lines)  # saved with the status, in one UPDATE
+    classes = {
+        ln.labour.repair_class
+        for ln in lines
+        if ln.approval == WorkOrderLine.Approval.APPROVED and ln.labour_id is not None
+    }
     heaviest = max([wo.repair_class, *classes], key=lambda c: CLASS_WEIGHT[c])
     wo.repair_class = heaviest
     wo.warranty_days, wo.warranty_km = warranty_for(conf(wo), heaviest)
@@ -959,7 +1018,14 @@ def _on_settle(actor, wo, payments=(), old_parts_returned=None, **kwargs):
         wo.old_parts_returned = bool(old_parts_returned)
     if payments:
         _take_payments(actor, wo, payments)
-    return ["repair_class", "warranty_days", "warranty_km", "old_parts_returned", "paid"]
+    return [
+        *TOTAL_FIELDS,
+        "repair_class",
+        "warranty_days",
+        "warranty_km",
+        "old_parts_returned",
+        "paid",
+    ]
 
 
 def _on_close(actor, wo, **kwargs):
@@ -1008,9 +1074,9 @@ def _after_settle(actor: User, wo: WorkOrder) -> None:
     today = timezone.localdate(wo.settled_at)
     # The next service counts from this one: written with the new prediction, in one UPDATE.
     maintenance.refresh_vehicle(
-        wo.vehicle_id, today=today, last_service_on=today, last_service_km=wo.mileage_in
+        wo.vehicle, today=today, last_service_on=today, last_service_km=wo.mileage_in
     )
-    customer = audit.locked(Customer.objects.select_for_update().get(pk=wo.customer_id))
+    customer = wo.customer  # read and locked with the order (_locked_for)
     customer.visit_count += 1
     customer.lifetime_spend += wo.total
     customer.last_visit_at = wo.settled_at
@@ -1024,9 +1090,9 @@ def _after_settle(actor: User, wo: WorkOrder) -> None:
             "updated_at",
         ]
     )
-    for line in wo.lines.filter(
-        approval=WorkOrderLine.Approval.APPROVED, recommendation__isnull=False
-    ).select_related("recommendation"):
+    for line in wo.lines.all():  # read by _on_settle, with their recommendations
+        if line.approval != WorkOrderLine.Approval.APPROVED or line.recommendation_id is None:
+            continue
         reco = line.recommendation
         if reco.status == Recommendation.Status.OPEN:
             reco.status = Recommendation.Status.DONE
