@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from autocrm import cli
 from autocrm.core import events
+from autocrm.feedback.models import Survey
 from autocrm.reports import rollups
 from autocrm.reports.models import DailyStaffStat, DailyStoreStat
 from autocrm.service import services
@@ -69,6 +70,19 @@ def scratch() -> tuple[dict, dict]:
             hours = Decimal((entry.ended_at - entry.started_at).total_seconds()) / 3600
             row["clocked_hours"] += hours
             staff[(*key, entry.technician_id)]["clocked_hours"] += hours
+    for wo in WorkOrder.objects.all():  # estimates: by opening day, whatever the state
+        for line in wo.lines.filter(approval__in=("approved", "declined", "deferred")):
+            row = store[(wo.store_id, timezone.localdate(wo.opened_at))]
+            row["presented"] += line.amount
+            if line.approval == "approved":
+                row["presented_approved"] += line.amount
+    for survey in Survey.objects.select_related("work_order"):  # technicians' ratings
+        techs = {t.pk for line in survey.work_order.lines.all() for t in line.technicians.all()}
+        for tech in techs:
+            s = staff[(survey.store_id, timezone.localdate(survey.submitted_at), tech)]
+            s["surveys"] += 1
+            s["promoters"] += 1 if survey.nps >= 9 else 0
+            s["detractors"] += 1 if survey.nps <= 6 else 0
     for p in Payment.objects.all():
         row = store[(p.store_id, timezone.localdate(p.created_at))]
         row["takings"] += p.amount
@@ -235,3 +249,70 @@ def test_settlements_piled_up_are_recomputed_once_per_store_day(world, monkeypat
     assert stored()[0][(world.a1.pk, timezone.localdate())]["car_count"] == 3
     assert_matches_scratch()
     assert rollups.flush_pending() == 0
+
+
+def test_rebuild_at_boundaries_matches_scratch(world):
+    """New customers whose first visit is in another store, before the rebuilt range or at
+    the same minute as another visit; technicians sharing lines unevenly; a range across a
+    month end (rebuilt a month at a time)."""
+    from tests import factories as f
+    from tests.reports.conftest import at, visit
+
+    jan_31, feb_1 = datetime.date(2026, 1, 31), datetime.date(2026, 2, 1)
+    # First visit in A2, then A1: A1 has no new customer.
+    moved = cf.customer(world.a1, name="钱一")
+    visit(world.a2, moved, datetime.date(2026, 1, 10), "113")
+    visit(world.a1, moved, jan_31, "226")
+    # First visit before the range rebuilt below.
+    old = cf.customer(world.a1, name="钱二")
+    visit(world.a1, old, datetime.date(2025, 12, 20), "113")
+    visit(world.a1, old, feb_1, "339")
+    # Two visits at the same minute in two stores: the lower id is the first.
+    twice = cf.customer(world.a1, name="钱三")
+    tied = visit(world.a2, twice, feb_1, "113")
+    assert visit(world.a1, twice, feb_1, "113").settled_at == tied.settled_at
+    # A cancelled visit before does not count.
+    late = cf.customer(world.a1, name="钱四")
+    visit(world.a1, late, datetime.date(2026, 1, 2), "113", status="cancelled")
+    visit(world.a1, late, jan_31, "113")
+
+    # Local midnight: the last microsecond of a month, of a day within it, its first.
+    for store, when in (
+        (world.a1, at(feb_1, 0) - datetime.timedelta(microseconds=1)),
+        (world.a2, at(jan_31, 0) - datetime.timedelta(microseconds=1)),
+        (world.a2, at(jan_31, 0)),
+    ):
+        wo = visit(store, cf.customer(store), feb_1, "113")
+        WorkOrder.objects.filter(pk=wo.pk).update(opened_at=when, settled_at=when)
+    # Labour shared by three technicians (thirds), two, one; whole and decimal quantities.
+    techs = [world.tech_a1] + [
+        f.staff(world.org, "technician", stores=[world.a1], username=f"tech-qian{i}")
+        for i in (2, 3)
+    ]
+    for day, crews in ((jan_31, ((3, "1"), (3, "1"), (2, "0.01"))), (feb_1, ((1, "2.5"),))):
+        wo = visit(world.a1, cf.customer(world.a1), day, "565")
+        for size, quantity in crews:
+            sf.line(wo, "工时", price="100.00", quantity=quantity, approval="approved")
+            wo.lines.order_by("-id").first().technicians.set(techs[:size])
+    sf.line(wo, "未批", price="100.00", approval="declined").technicians.set(techs)
+
+    assert rollups.rebuild() == 7
+    stores, staff = stored()
+    assert stores[(world.a1.pk, jan_31)]["new_customers"] == 3  # 钱四, at midnight, the crew's
+    assert stores[(world.a2.pk, feb_1)]["new_customers"] == 1
+    assert stores[(world.a2.pk, jan_31)]["new_customers"] == 1
+    assert stores[(world.a2.pk, datetime.date(2026, 1, 30))]["car_count"] == 1
+    assert stores[(world.a1.pk, feb_1)]["new_customers"] == 1  # only the crew's customer
+    assert stores[(world.a1.pk, jan_31)]["billed_hours"] == Decimal("2.01")
+    assert staff[(world.a1.pk, jan_31, world.tech_a1.pk)]["billed_hours"] == Decimal("0.67")
+    assert staff[(world.a1.pk, jan_31, techs[2].pk)]["billed_hours"] == Decimal("0.67")
+    assert staff[(world.a1.pk, feb_1, world.tech_a1.pk)]["billed_hours"] == Decimal("2.50")
+    assert_matches_scratch()
+
+    # A range starting after 钱二's first visit, in A1 only: the figures stay the same.
+    before = stored()
+    assert rollups.rebuild([world.a1.pk], jan_31, feb_1) == 2
+    assert stored() == before
+    # A range within a month (one chunk).
+    assert rollups.rebuild(start=datetime.date(2026, 1, 30), end=jan_31) == 3
+    assert stored() == before

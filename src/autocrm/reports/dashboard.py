@@ -66,15 +66,24 @@ def store_ranking(user: User, b: kpis.Basis, limit: int = RANK_LIMIT) -> list[di
 
 def advisor_ranking(user: User, b: kpis.Basis, limit: int = RANK_LIMIT) -> list[dict]:
     """Service advisors by sales excl. VAT of the work orders they wrote that were settled
-    in the period: one grouped query over the visits (the same rows as the tiles), plus one
-    for the names."""
-    rows = list(
-        kpis.visits(b)
-        .exclude(advisor_id=None)
-        .values(user_id=F("advisor_id"))
-        .annotate(cars=Count("id"), total=Sum("total"), tax=Sum("tax"))
-        .order_by()
-    )
+    in the period: one grouped query over the daily staff rollups (or the visits, for a basis
+    without rollups), plus one for the names."""
+    if b.rolled_up:
+        rows = list(
+            kpis.days(b, b.staff_days)
+            .filter(car_count__gt=0)  # not the technicians' rows: no orders written
+            .values("user_id")
+            .annotate(cars=Sum("car_count"), total=Sum("sales"), tax=Sum("tax"))
+            .order_by()
+        )
+    else:
+        rows = list(
+            kpis.visits(b)
+            .exclude(advisor_id=None)
+            .values(user_id=F("advisor_id"))
+            .annotate(cars=Count("id"), total=Sum("total"), tax=Sum("tax"))
+            .order_by()
+        )
     for row in rows:
         row["net"] = kpis.net_of(row["total"], row["tax"])
     rows.sort(key=lambda r: (-r["net"], r["user_id"]))
@@ -84,18 +93,28 @@ def advisor_ranking(user: User, b: kpis.Basis, limit: int = RANK_LIMIT) -> list[
 def technician_satisfaction(user: User, b: kpis.Basis, limit: int = RANK_LIMIT) -> list[dict]:
     """Technicians by NPS of the surveys submitted in the period on work orders they worked
     on (a line assigned to them): one grouped query, plus one for the names. A survey counts
-    once per technician however many of the order's lines they did."""
+    once per technician however many of the order's lines they did. From the daily staff
+    rollups when the basis has them."""
     lo, hi = b.window
-    rows = list(
-        b.surveys.filter(submitted_at__gte=lo, submitted_at__lt=hi)
-        .values(tech=F("work_order__lines__technicians"))
-        .annotate(
-            n=Count("id", distinct=True),
-            p=Count("id", distinct=True, filter=Q(nps__gte=9)),
-            d=Count("id", distinct=True, filter=Q(nps__lte=6)),
+    if b.rolled_up:
+        rows = list(
+            kpis.days(b, b.staff_days)
+            .filter(surveys__gt=0)
+            .values(tech=F("user_id"))
+            .annotate(n=Sum("surveys"), p=Sum("promoters"), d=Sum("detractors"))
+            .order_by()
         )
-        .order_by()
-    )
+    else:
+        rows = list(
+            b.surveys.filter(submitted_at__gte=lo, submitted_at__lt=hi)
+            .values(tech=F("work_order__lines__technicians"))
+            .annotate(
+                n=Count("id", distinct=True),
+                p=Count("id", distinct=True, filter=Q(nps__gte=9)),
+                d=Count("id", distinct=True, filter=Q(nps__lte=6)),
+            )
+            .order_by()
+        )
     rows = [r for r in rows if r["tech"] is not None]
     for row in rows:
         row["user_id"] = row["tech"]
@@ -155,7 +174,14 @@ def popular_services(b: kpis.Basis, limit: int = RANK_LIMIT) -> dict:
     """The approved lines of the period's visits grouped by item: revenue (the lines'
     amounts) and margin (revenue less the cost of the parts, as the KPI library's gross
     profit counts it: quantity × the part's cost, owner-supplied parts cost nothing); the top
-    items by each. One grouped query."""
+    items by each. One grouped query, over the daily item rollups when the basis has them."""
+    return _popular(_service_rows(b), limit)
+
+
+def _service_rows(b: kpis.Basis) -> list[dict]:
+    """Per item name: lines ``n``, ``revenue`` and parts ``cost``."""
+    if b.rolled_up:
+        return _service_rows_rolled(b)
     lo, hi = b.window
     cost = ExpressionWrapper(
         F("quantity") * F("part__cost"), output_field=DecimalField(max_digits=20, decimal_places=4)
@@ -169,11 +195,43 @@ def popular_services(b: kpis.Basis, limit: int = RANK_LIMIT) -> dict:
     )
     if b.store_ids is not None:
         lines = lines.filter(work_order__store_id__in=sorted(b.store_ids))
-    rows = list(
+    return list(
         lines.values("name")
         .annotate(n=Count("id"), revenue=Sum("amount"), cost=Sum(cost, filter=costed))
         .order_by()
     )
+
+
+def _service_rows_rolled(b: kpis.Basis) -> list[dict]:
+    """From the month rows for the whole months of the period and the day rows for its
+    edges: two grouped queries at most, merged by name."""
+    months, edges = kpis.split_months(b.start, b.end)
+    stores = sorted(b.store_ids)
+    parts = []
+    if months:
+        parts.append(b.item_months.filter(store_id__in=stores, month__in=months))
+    if edges:
+        in_edges = Q()
+        for lo, hi in edges:
+            in_edges |= Q(day__gte=lo, day__lte=hi)
+        parts.append(b.item_days.filter(in_edges, store_id__in=stores))
+    merged: dict[str, dict] = {}
+    for qs in parts:
+        for row in (
+            qs.values("name")
+            .annotate(n=Sum("lines"), revenue=Sum("revenue"), cost=Sum("cost"))
+            .order_by()
+        ):
+            into = merged.setdefault(
+                row["name"], {"name": row["name"], "n": 0, "revenue": 0, "cost": 0}
+            )
+            into["n"] += row["n"] or 0
+            into["revenue"] += row["revenue"] or 0
+            into["cost"] += row["cost"] or 0
+    return list(merged.values())
+
+
+def _popular(rows: list[dict], limit: int) -> dict:
     items = []
     for row in rows:
         revenue = kpis.q2(row["revenue"] or 0)

@@ -14,7 +14,7 @@ import datetime
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 from django.db.models import (
     Avg,
@@ -84,6 +84,13 @@ class Basis:
     technician_id: int | None = None
     options: dict = field(default_factory=dict)
     store_ids: frozenset | None = None  # the stores whose bays count (None: unknown)
+    # The scoped daily rollups (``basis_for(..., rollups=True)``): the figures additive per
+    # store-day are summed from them instead of the raw rows. None once the basis is narrowed
+    # to something the rollups do not split by (an advisor, a technician, a source channel).
+    store_days: QuerySet | None = None
+    item_days: QuerySet | None = None
+    item_months: QuerySet | None = None
+    staff_days: QuerySet | None = None
     # Aggregates already read for this basis (``replace`` starts a narrowed copy afresh).
     memo: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
@@ -94,8 +101,26 @@ class Basis:
     def period(self, start: datetime.date, end: datetime.date) -> Basis:
         return replace(self, start=start, end=end)
 
+    @property
+    def rolled_up(self) -> bool:
+        return self.store_days is not None and self.store_ids is not None
+
+    def _rollups(self, **lookup) -> dict:
+        """The rollup querysets narrowed by ``lookup`` (or dropped, with no lookup)."""
+        names = ("store_days", "item_days", "item_months", "staff_days")
+        if not lookup or self.store_days is None:
+            return dict.fromkeys(names)
+        return {name: getattr(self, name).filter(**lookup) for name in names}
+
     def narrow(self, by: str, value) -> Basis:
         """The same basis for one store, region, advisor, technician or source channel."""
+        if by in ("advisor", "source", "technician"):
+            return replace(self._narrow(by, value), **self._rollups())
+        narrowed = self._narrow(by, value)
+        key = "store_id" if by == "store" else "store__region_id"
+        return replace(narrowed, **self._rollups(**{key: value}))
+
+    def _narrow(self, by: str, value) -> Basis:
         stores = self.store_ids
         if by == "store":
             wo, direct = Q(store_id=value), Q(store_id=value)
@@ -151,9 +176,27 @@ class Basis:
         )
 
 
-def basis_for(user: User, start: datetime.date, end: datetime.date, **options) -> Basis:
+def basis_for(
+    user: User, start: datetime.date, end: datetime.date, *, rollups: bool = False, **options
+) -> Basis:
     """The user's basis: their org and stores; someone who may only see their own figures
-    (an advisor) gets their own work orders only."""
+    (an advisor) gets their own work orders only. With ``rollups`` the figures additive per
+    store-day are read from the daily rollups (kept by the worker; the dashboard's choice)."""
+    from autocrm.reports.models import (
+        DailyItemStat,
+        DailyStaffStat,
+        DailyStoreStat,
+        MonthlyItemStat,
+    )
+
+    days = {}
+    if rollups:
+        days = {
+            "store_days": scoping.scoped(DailyStoreStat.objects.all(), user),
+            "item_days": scoping.scoped(DailyItemStat.objects.all(), user),
+            "item_months": scoping.scoped(MonthlyItemStat.objects.all(), user),
+            "staff_days": scoping.scoped(DailyStaffStat.objects.all(), user),
+        }
     b = Basis(
         start=start,
         end=end,
@@ -164,6 +207,7 @@ def basis_for(user: User, start: datetime.date, end: datetime.date, **options) -
         lines=scoping.scoped(WorkOrderLine.objects.all(), user),
         options=options,
         store_ids=scoping.store_ids(user),
+        **days,
     )
     if not user.can("reports.store"):
         b = b.narrow("advisor", user.pk)
@@ -198,10 +242,16 @@ def _visit_dates(qs: QuerySet[WorkOrder]) -> dict[int, list[datetime.datetime]]:
 
 
 def return_rate(b: Basis) -> Decimal | None:
-    counts = list(
-        visits(b).values("customer_id").annotate(n=Count("id")).values_list("n", flat=True)
+    """Not additive per store-day (a customer counts once however many days and stores they
+    visited): an indexed query over the period's visits, counted by the database."""
+    row = (
+        visits(b)
+        .values("customer_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .aggregate(seen=Count("customer_id"), returning=Count("customer_id", filter=Q(n__gte=2)))
     )
-    return ratio(sum(1 for n in counts if n >= 2), len(counts), HUNDRED)
+    return ratio(row["returning"], row["seen"], HUNDRED)
 
 
 def avg_days_between_visits(b: Basis) -> Decimal | None:
@@ -336,7 +386,64 @@ def _money(b: Basis) -> dict:
     return _once(b, "money", _read_money)
 
 
+def days(b: Basis, qs: QuerySet) -> QuerySet:
+    """A scoped rollup queryset of the basis's stores and period (the stores named, so the
+    (store, day) key serves the range)."""
+    return qs.filter(store_id__in=sorted(b.store_ids), day__gte=b.start, day__lte=b.end)
+
+
+def split_months(
+    start: datetime.date, end: datetime.date
+) -> tuple[list[datetime.date], list[tuple[datetime.date, datetime.date]]]:
+    """The whole calendar months inside start…end (their first days) and the day ranges
+    left over at either edge."""
+    months: list[datetime.date] = []
+    first = start if start.day == 1 else (start.replace(day=1) + datetime.timedelta(days=32))
+    first = first.replace(day=1)
+    while True:
+        following = (first + datetime.timedelta(days=32)).replace(day=1)
+        if following - datetime.timedelta(days=1) > end:
+            break
+        months.append(first)
+        first = following
+    if not months:
+        return [], [(start, end)]
+    edges = []
+    if start < months[0]:
+        edges.append((start, months[0] - datetime.timedelta(days=1)))
+    if first <= end:
+        edges.append((first, end))
+    return months, edges
+
+
+def _rolled(b: Basis) -> dict:
+    """The period's sums of the store-day rollups, read once for every metric of a page."""
+    return _once(b, "days", _read_rolled)
+
+
+def _read_rolled(b: Basis) -> dict:
+    row = days(b, b.store_days).aggregate(
+        n=Sum("car_count"),
+        total=Sum("sales"),
+        tax=Sum("tax"),
+        labour=Sum("labour"),
+        parts=Sum("parts"),
+        other=Sum("other"),
+        comebacks=Sum("comebacks"),
+        parts_cost=Sum("parts_cost"),
+        billed=Sum("billed_hours"),
+        clocked_us=Sum("clocked_us"),
+        presented=Sum("presented"),
+        presented_approved=Sum("presented_approved"),
+    )
+    counts = ("n", "comebacks", "clocked_us")
+    return {k: (v or 0) if k in counts else (v if v is not None else ZERO) for k, v in row.items()}
+
+
 def _read_money(b: Basis) -> dict:
+    if b.rolled_up:
+        r = _rolled(b)
+        return {k: r[k] for k in ("n", "total", "tax", "labour", "parts", "other", "comebacks")}
     row = visits(b).aggregate(
         n=Count("id"),
         total=Sum("total"),
@@ -364,6 +471,8 @@ def average_repair_order(b: Basis) -> Decimal | None:
 
 
 def parts_cost(b: Basis) -> Decimal:
+    if b.rolled_up:
+        return q2(_rolled(b)["parts_cost"])
     cost = ExpressionWrapper(
         F("quantity") * F("part__cost"), output_field=DecimalField(max_digits=20, decimal_places=4)
     )
@@ -448,6 +557,9 @@ def _presented(b: Basis) -> QuerySet[WorkOrderLine]:
 
 
 def close_ratio(b: Basis) -> Decimal | None:
+    if b.rolled_up:
+        r = _rolled(b)
+        return ratio(r["presented_approved"], r["presented"], HUNDRED)
     row = _presented(b).aggregate(
         all=Sum("amount"),
         approved=Sum("amount", filter=Q(approval=WorkOrderLine.Approval.APPROVED)),
@@ -456,6 +568,9 @@ def close_ratio(b: Basis) -> Decimal | None:
 
 
 def declined_value(b: Basis) -> Decimal:
+    if b.rolled_up:
+        r = _rolled(b)
+        return q2(r["presented"] - r["presented_approved"])
     value = (
         _presented(b)
         .exclude(approval=WorkOrderLine.Approval.APPROVED)
@@ -474,6 +589,8 @@ def billed_hours(b: Basis) -> Decimal:
 
 
 def _read_billed_hours(b: Basis) -> Decimal:
+    if b.rolled_up and b.technician_id is None:
+        return _rolled(b)["billed"]
     lines = b.lines.filter(
         work_order__in=visits(b),
         approval=WorkOrderLine.Approval.APPROVED,
@@ -530,6 +647,13 @@ class _Seconds(Func):
 
 
 def _read_clocked_hours(b: Basis) -> Decimal:
+    if b.rolled_up:
+        us = _rolled(b)["clocked_us"]
+        if not us:
+            return ZERO
+        # Rounded to tenths of a second like the raw sum below.
+        seconds = (Decimal(us) / Decimal(1_000_000)).quantize(Decimal("0.1"), ROUND_HALF_EVEN)
+        return seconds / Decimal(3600)
     value = (
         b.time_entries.filter(
             work_order__in=visits(b), ended_at__isnull=False, ended_at__gt=F("started_at")

@@ -14,6 +14,9 @@ from autocrm.core.models import Organization, Store, User
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "default": Decimal("0.00")}
 HOURS = {"max_digits": 10, "decimal_places": 2, "default": Decimal("0.00")}
+# Parts cost is quantity (2 places) × cost (2 places): kept to 4 places so a period's sum of
+# store-days rounds to the same cent as the sum of the lines themselves.
+COST = {"max_digits": 16, "decimal_places": 4, "default": Decimal("0.0000")}
 
 
 class DailyStoreStat(models.Model):
@@ -30,13 +33,19 @@ class DailyStoreStat(models.Model):
     parts = models.DecimalField(_("materials"), **MONEY)
     other = models.DecimalField(_("other"), **MONEY)
     discount = models.DecimalField(_("discount"), **MONEY)
-    parts_cost = models.DecimalField(_("parts cost"), **MONEY)
+    parts_cost = models.DecimalField(_("parts cost"), **COST)
     takings = models.DecimalField(_("takings"), **MONEY)
     refunds = models.DecimalField(_("refunds"), **MONEY)
     new_customers = models.PositiveIntegerField(_("new customers"), default=0)
     comebacks = models.PositiveIntegerField(_("comebacks"), default=0)
     billed_hours = models.DecimalField(_("billed hours"), **HOURS)
     clocked_hours = models.DecimalField(_("clocked hours"), **HOURS)
+    # The same time exactly (microseconds): a period's total rounds like the raw entries'.
+    clocked_us = models.BigIntegerField(_("clocked time (microseconds)"), default=0)
+    # Estimates, dated by the day the work order was opened (as the close ratio counts them):
+    # the amount of the lines the owner decided on, and of those approved.
+    presented = models.DecimalField(_("amount presented"), **MONEY)
+    presented_approved = models.DecimalField(_("amount approved"), **MONEY)
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -46,6 +55,8 @@ class DailyStoreStat(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["store", "day"], name="daily_store_stat_unique")
         ]
+        # A period of a whole org (HQ): a range of days, not every row of the org.
+        indexes = [models.Index(fields=["org", "day"], name="daily_store_stat_org_day")]
 
     def __str__(self) -> str:
         return f"{self.store_id} {self.day}"
@@ -67,6 +78,12 @@ class DailyStaffStat(models.Model):
     tax = models.DecimalField(_("VAT (as advisor)"), **MONEY)
     billed_hours = models.DecimalField(_("billed hours"), **HOURS)
     clocked_hours = models.DecimalField(_("clocked hours"), **HOURS)
+    # As technician: the surveys submitted that day on work orders with a line of theirs
+    # (each once however many of its lines they did), and of those the promoters (9–10) and
+    # the detractors (0–6).
+    surveys = models.PositiveIntegerField(_("surveys (as technician)"), default=0)
+    promoters = models.PositiveIntegerField(_("promoters (as technician)"), default=0)
+    detractors = models.PositiveIntegerField(_("detractors (as technician)"), default=0)
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -76,9 +93,71 @@ class DailyStaffStat(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["store", "day", "user"], name="daily_staff_stat_unique")
         ]
+        indexes = [models.Index(fields=["org", "day"], name="daily_staff_stat_org_day")]
 
     def __str__(self) -> str:
         return f"{self.store_id} {self.day} {self.user_id}"
+
+
+class DailyItemStat(models.Model):
+    """One item's approved lines on a store-day's visits (grouped by the line's name, as the
+    dashboard's popular services are): how many, their amount and their parts cost. Derived
+    like ``DailyStoreStat`` and recomputed with it."""
+
+    scope_org = "org"
+    scope_store = "store"
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(_("day"))
+    name = models.CharField(_("item"), max_length=100)
+    lines = models.PositiveIntegerField(_("lines"), default=0)
+    revenue = models.DecimalField(_("amount"), **MONEY)
+    cost = models.DecimalField(_("parts cost"), **COST)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("daily item figures")
+        verbose_name_plural = _("daily item figures")
+        ordering = ["store", "day", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "day", "name"], name="daily_item_stat_unique")
+        ]
+        indexes = [models.Index(fields=["org", "day"], name="daily_item_stat_org_day")]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.day} {self.name}"
+
+
+class MonthlyItemStat(models.Model):
+    """The ``DailyItemStat`` rows of a store-month summed (``month`` is its first day), so a
+    long period reads a row per item and month instead of one per item and day."""
+
+    scope_org = "org"
+    scope_store = "store"
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(_("month"))
+    name = models.CharField(_("item"), max_length=100)
+    lines = models.PositiveIntegerField(_("lines"), default=0)
+    revenue = models.DecimalField(_("amount"), **MONEY)
+    cost = models.DecimalField(_("parts cost"), **COST)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("monthly item figures")
+        verbose_name_plural = _("monthly item figures")
+        ordering = ["store", "month", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "month", "name"], name="monthly_item_stat_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["org", "month"], name="monthly_item_stat_org_month")]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.month:%Y-%m} {self.name}"
 
 
 class CustomerRFM(models.Model):

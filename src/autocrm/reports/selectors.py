@@ -268,8 +268,13 @@ def monthly_trend(user: User, months: int = 12) -> list[dict]:
     return out
 
 
-def tiles(user: User, start: datetime.date, end: datetime.date) -> list[dict]:
-    b = kpis.basis_for(user, start, end)
+def tiles(
+    user: User, start: datetime.date, end: datetime.date, b: kpis.Basis | None = None
+) -> list[dict]:
+    """The dashboard's KPI tiles; the figures additive per store-day (car count, sales, gross
+    profit, hours, comebacks) from the daily rollups, the others (distinct customers,
+    surveys, appointments, estimates) from indexed queries over the period."""
+    b = b if b is not None else kpis.basis_for(user, start, end, rollups=True)
     out = []
     for code in TILES:
         metric = kpis.METRICS[code]

@@ -32,7 +32,9 @@ def _linked(rows: list[dict], name: str, param: str, start, end) -> list[dict]:
 
 def _charts(user, start, end) -> dict:
     """The charts' data: a few grouped queries over the user's basis, whatever the scope."""
-    b = kpis.basis_for(user, start, end)
+    # The figures additive per store-day come from the daily rollups (an advisor's basis,
+    # narrowed to their own orders, has none: their few orders are read directly).
+    b = kpis.basis_for(user, start, end, rollups=True)
     manager = user.can("reports.store")
     charts = {
         "stores": [],
@@ -67,7 +69,7 @@ def dashboard(request):
     built = _charts(user, start, end)
     mine = {}
     if built["manager"]:
-        tiles = selectors.tiles(user, start, end)
+        tiles = selectors.tiles(user, start, end, built["basis"])
     else:  # an advisor: their own figures (the basis is narrowed to them), tasks, low scores
         tiles = sections.advisor_tiles(built["basis"])
         for tile in tiles:

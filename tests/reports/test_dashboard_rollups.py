@@ -1,0 +1,195 @@
+"""The dashboard's figures read from the daily rollups equal the same figures computed from
+the raw rows: several stores and scopes, sub-cent parts costs and odd clocked seconds, a
+refund, a back-dated order (kept incrementally) and an empty period."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from autocrm.feedback.models import Survey
+from autocrm.reports import dashboard as sections
+from autocrm.reports import kpis, rollups, selectors
+from autocrm.reports.models import DailyItemStat, MonthlyItemStat
+from autocrm.service.models import Payment, TimeEntry, WorkOrder
+from tests import customer_factories as cf
+from tests import factories as f
+from tests import service_factories as sf
+from tests.reports.conftest import at, visit
+
+# The figures the rollups serve (all additive per store-day).
+ROLLED = (
+    "car_count",
+    "sales",
+    "average_repair_order",
+    "gross_profit",
+    "gross_margin",
+    "labour_mix",
+    "parts_mix",
+    "comeback_rate",
+    "technician_efficiency",
+    "revenue_per_bay_day",
+    "close_ratio",
+    "declined_value",
+)
+PERIODS = {
+    "january": (datetime.date(2026, 1, 1), datetime.date(2026, 1, 31)),
+    "across months": (datetime.date(2026, 1, 5), datetime.date(2026, 2, 10)),
+    "twelve months": (datetime.date(2025, 3, 1), datetime.date(2026, 2, 28)),
+    "one day": (datetime.date(2026, 1, 20), datetime.date(2026, 1, 20)),
+    "empty": (datetime.date(2025, 3, 1), datetime.date(2025, 3, 31)),
+}
+USERS = ("hq", "region_mgr", "manager_a1", "manager_a2", "other_admin")
+
+
+@pytest.fixture
+def chain(world, january):
+    """January's store A1 plus: A3 (another region) with sub-cent parts costs on three days
+    (0.5 × ¥0.01 each: 0.015 in all, 0.03 if each day were rounded), time entries of odd
+    seconds, an advisor and a refund; an order of A2 settled on 3 February; B1 (another org)
+    in February."""
+    tiny = sf.part(world.org, name="垫片", price="0.02", cost=Decimal("0.01"))
+    a3_advisor = world.advisor_a1  # advisors are per org: one who also wrote for A3
+    a3_orders = []
+    for day in (4, 12, 20):
+        wo = visit(world.a3, cf.customer(world.a3), datetime.date(2026, 1, day), "113", parts="1")
+        wo.advisor = a3_advisor
+        wo.save()
+        sf.line(
+            wo, "垫片", price="0.02", quantity="0.5", kind="part", part=tiny, approval="approved"
+        )
+        labour = sf.line(wo, "工时", price="100.00", quantity="1.25", approval="approved")
+        labour.technicians.set([world.tech_a1])
+        start = at(datetime.date(2026, 1, day), 9)
+        TimeEntry.objects.create(
+            work_order=wo,
+            line=labour,
+            technician=world.tech_a1,
+            started_at=start,
+            ended_at=start + datetime.timedelta(minutes=47, seconds=13, microseconds=370000),
+        )
+        a3_orders.append(wo)
+    # Two technicians on one order rated on another day (and month): once each.
+    helper = f.staff(world.org, "technician", stores=[world.a3], username="tech-a3")
+    a3_orders[2].lines.get(name="工时").technicians.add(helper)
+    Survey.objects.create(
+        org=world.org,
+        store=world.a3,
+        work_order=a3_orders[2],
+        customer=a3_orders[2].customer,
+        nps=6,
+        timeliness=3,
+        professionalism=3,
+        attitude=3,
+        result=3,
+        submitted_at=at(datetime.date(2026, 2, 1), 10),
+    )
+    paid = Payment.objects.create(
+        org=world.org,
+        store=world.a3,
+        work_order=a3_orders[0],
+        method="cash",
+        amount=Decimal("113.00"),
+        created_at=at(datetime.date(2026, 1, 4), 13),
+    )
+    Payment.objects.create(
+        org=world.org,
+        store=world.a3,
+        work_order=paid.work_order,
+        method="cash",
+        amount=Decimal("-50.00"),
+        created_at=at(datetime.date(2026, 1, 6), 10),
+    )
+    feb = visit(world.a2, cf.customer(world.a2), datetime.date(2026, 2, 3), "452", labour="452")
+    sf.line(feb, "四轮定位", price="400.00", approval="approved")
+    other = visit(world.b1, cf.customer(world.b1), datetime.date(2026, 2, 3), "999")
+    sf.line(other, "别家项目", price="999.00", approval="approved")
+    rollups.rebuild()
+    return {"feb": feb}
+
+
+def _bases(user, start, end):
+    return (
+        kpis.basis_for(user, start, end, rollups=True),
+        kpis.basis_for(user, start, end),
+    )
+
+
+def assert_same_figures(world):
+    for name in USERS:
+        user = getattr(world, name)
+        for period, (start, end) in PERIODS.items():
+            rolled, raw = _bases(user, start, end)
+            assert rolled.rolled_up and not raw.rolled_up
+            where = f"{name}, {period}"
+            for code in ROLLED:
+                assert kpis.value(code, rolled) == kpis.value(code, raw), f"{code}: {where}"
+            assert sections.advisor_ranking(user, rolled) == sections.advisor_ranking(user, raw)
+            assert sections.technician_satisfaction(
+                user, rolled
+            ) == sections.technician_satisfaction(user, raw)
+            assert sections.popular_services(rolled) == sections.popular_services(raw), where
+            assert selectors.tiles(user, start, end) == selectors.tiles(user, start, end, raw)
+            for row in sections.store_ranking(user, rolled):
+                store = raw.narrow("store", row["key"])
+                assert row["cars"] == kpis.car_count(store), where
+                assert Decimal(row["value"]) == kpis.sales(store), where
+
+
+def test_rollup_figures_equal_the_raw_ones(world, chain):
+    jan, _raw = _bases(world.hq, *PERIODS["january"])
+    # Sub-cent costs summed exactly (a per-day rounding would give 500.03).
+    assert kpis.parts_cost(jan) == Decimal("500.02")
+    # 5 h + 3 × 47 min 13.37 s = 26 500.11 s, rounded to tenths as the raw sum is.
+    assert kpis.clocked_hours(jan) == Decimal("26500.1") / Decimal(3600)
+    assert_same_figures(world)
+
+
+def test_empty_period_and_scopes(world, chain):
+    rolled, raw = _bases(world.hq, *PERIODS["empty"])
+    assert kpis.car_count(rolled) == 0 and kpis.sales(rolled) is None
+    assert kpis.technician_efficiency(rolled) is None
+    assert sections.popular_services(rolled) == {"revenue": [], "margin": []}
+    assert sections.advisor_ranking(world.hq, rolled) == []
+    # The store manager of A2 sees A2 only; the other org none of the antu stores.
+    jan_a2, _raw = _bases(world.manager_a2, *PERIODS["january"])
+    assert kpis.car_count(jan_a2) == 1
+    feb_other, _raw = _bases(world.other_admin, *PERIODS["across months"])
+    assert [s["label"] for s in sections.popular_services(feb_other)["revenue"]] == ["别家项目"]
+    # Narrowed to a region or store the rollups stay; to an advisor or technician they go.
+    north = rolled.narrow("region", world.north.pk)
+    assert north.rolled_up and north.narrow("store", world.a1.pk).rolled_up
+    assert not rolled.narrow("advisor", world.advisor_a1.pk).rolled_up
+    assert not rolled.narrow("technician", world.tech_a1.pk).rolled_up
+
+
+def test_backdated_order_is_moved_incrementally(world, chain):
+    feb = chain["feb"]
+    assert MonthlyItemStat.objects.filter(store=world.a2, name="四轮定位").count() == 1
+    previous = rollups.local_window(datetime.date(2026, 2, 3), datetime.date(2026, 2, 3))
+    assert previous[0] <= feb.settled_at < previous[1]
+    WorkOrder.objects.filter(pk=feb.pk).update(settled_at=at(datetime.date(2026, 1, 28)))
+    rollups.refresh_work_order(feb.pk, previous_days=["2026-02-03"])
+    moved = MonthlyItemStat.objects.get(store=world.a2, name="四轮定位")
+    assert moved.month == datetime.date(2026, 1, 1) and moved.lines == 1
+    assert not DailyItemStat.objects.filter(store=world.a2, day=datetime.date(2026, 2, 3))
+    assert_same_figures(world)
+
+
+def test_dashboard_reads_no_raw_history_for_additive_figures(world, chain):
+    rolled, _raw = _bases(world.hq, *PERIODS["twelve months"])
+    with CaptureQueriesContext(connection) as ctx:
+        for code in ROLLED:
+            kpis.value(code, rolled)
+        sections.popular_services(rolled)
+        sections.advisor_ranking(world.hq, rolled)
+        sections.technician_satisfaction(world.hq, rolled)
+        sections.store_ranking(world.hq, rolled)
+    sql = " ".join(q["sql"] for q in ctx.captured_queries)
+    assert "service_workorder" not in sql and "service_timeentry" not in sql
+    assert "feedback_survey" not in sql
+    assert "reports_dailystorestat" in sql and "reports_monthlyitemstat" in sql
