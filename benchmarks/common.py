@@ -84,6 +84,9 @@ def fresh_database(db: str, admin_url: str, name: str, env: dict):
     if db != "postgres":
         env.pop("DATABASE_URL", None)
         return None, ""
+    if os.environ.get("AUTOCRM_BENCH_DATA") and os.environ.get("AUTOCRM_BENCH_DATABASE_URL"):
+        env["DATABASE_URL"] = os.environ["AUTOCRM_BENCH_DATABASE_URL"]  # loaded already
+        return None, ""
     pg = PgDatabase(admin_url, name)
     why = pg.reachable()
     if why:

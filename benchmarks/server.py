@@ -245,16 +245,36 @@ def api_token(port: int, username: str, password: str) -> str:
     return token
 
 
+def reused_data() -> Path | None:
+    """``AUTOCRM_BENCH_DATA``: a data directory that already holds the demo at the wanted
+    scale (e.g. kept by ``archive.py --keep``), used as it is instead of loading a new one; the
+    ``large`` demo takes minutes. With PostgreSQL, ``AUTOCRM_BENCH_DATABASE_URL`` names the
+    loaded database. The benchmarks that write (settling, moving cards) add to that data."""
+    path = os.environ.get("AUTOCRM_BENCH_DATA")
+    if not path:
+        return None
+    data_dir = Path(path).resolve()
+    if not data_dir.is_dir():
+        raise SystemExit(f"AUTOCRM_BENCH_DATA={path}: no such directory")
+    return data_dir
+
+
 def in_process(name: str, scale: str, keep: bool, measure, *, load_timeout: float = 600) -> int:
     """Load the demo at ``scale`` into a throw-away AUTOCRM_VAR, point this process's Django at
     it and call ``measure()``. Returns 2 when the harness failed, 1 when ``measure()`` returned
     False (a target missed), else 0. The data directory is removed unless ``keep``."""
     root = Path(__file__).resolve().parent.parent
-    data_dir = root / "var" / "bench" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    data_dir.mkdir(parents=True)
+    reused = reused_data()
+    if reused:
+        data_dir, keep = reused, True
+        print(f"reusing the loaded data in {data_dir} (AUTOCRM_BENCH_DATA)", flush=True)
+    else:
+        data_dir = root / "var" / "bench" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        data_dir.mkdir(parents=True)
     env = bench_env(data_dir)
     try:
-        run_step(["demo", "--scale", scale, "--no-serve"], env, timeout=load_timeout)
+        if not reused:
+            run_step(["demo", "--scale", scale, "--no-serve"], env, timeout=load_timeout)
         run_step(["manage", "collectstatic", "--noinput", "-v", "0"], env)
         for key in ("AUTOCRM_VAR", "AUTOCRM_DEBUG", "AUTOCRM_TESTING"):
             os.environ[key] = env[key]

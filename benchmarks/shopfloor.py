@@ -250,7 +250,7 @@ def run(args: argparse.Namespace) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=["small", "chain"], default="small")
+    parser.add_argument("--scale", choices=["small", "chain", "large"], default="small")
     parser.add_argument("--visits", type=int, default=60, help="visits run step by step")
     parser.add_argument("--requests", type=int, default=200, help="timed page openings")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")

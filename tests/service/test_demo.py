@@ -39,13 +39,32 @@ OPEN = ["draft", "estimate", "in_progress", "qc", "ready"]
 VISITS = ["settled", "closed"]
 
 
-@pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker):
-    """Load once, roll back at the end of the module."""
-    with django_db_blocker.unblock(), transaction.atomic():
-        result = load_demo("small")
-        yield result
-        transaction.set_rollback(True)
+@pytest.fixture(scope="module", params=["per order", "set-based history"])
+def demo(request, django_db_setup, django_db_blocker):
+    """Load once per way of writing the history, roll back at the end of the module.
+
+    "set-based history": as at ``large`` scale, the customers and vehicles are written by
+    ``customers.demo_bulk``'s SQL, only the last 90 days are drawn order by order and the months
+    before are written by ``service.demo_history``'s SQL."""
+    from autocrm.customers import demo as customers_demo
+
+    plan = service_demo.PLAN["small"]
+    saved = dict(plan)
+    saved_customers = set(customers_demo.SET_BASED)
+    if request.param == "set-based history":
+        plan["python_days"] = 90
+        customers_demo.SET_BASED.add("small")
+    try:
+        with django_db_blocker.unblock(), transaction.atomic():
+            result = load_demo("small")
+            result.set_based = request.param == "set-based history"
+            yield result
+            transaction.set_rollback(True)
+    finally:
+        plan.clear()
+        plan.update(saved)
+        customers_demo.SET_BASED.clear()
+        customers_demo.SET_BASED.update(saved_customers)
 
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +120,40 @@ def test_counts_are_in_range(demo):
     assert Inspection.objects.filter(results__rating="now").exists()
     assert Recommendation.objects.filter(status="open").exists()
     assert Recommendation.objects.exclude(status="open").exists()
+
+
+def test_older_months_come_from_the_set_based_writer(demo):
+    import datetime
+
+    from django.utils import timezone
+
+    cutoff = timezone.now() - datetime.timedelta(days=95)
+    older = WorkOrder.objects.filter(opened_at__lt=cutoff)
+    assert older.count() > 1_500
+    # The set-based writer leaves out the shop floor's detail (time, QC, inspections).
+    detail = TimeEntry.objects.filter(work_order__opened_at__lt=cutoff).exists()
+    assert detail is not demo.set_based
+    assert older.filter(appointment__isnull=False).exists()
+    assert older.filter(survey__isnull=False).exists()
+
+
+def test_every_reference_resolves(demo):
+    from autocrm.customers.models import MileageReading
+    from tests.references import dangling
+
+    assert (
+        dangling(
+            WorkOrder,
+            WorkOrderLine,
+            Payment,
+            Appointment,
+            Recommendation,
+            Survey,
+            MileageReading,
+            WorkOrderCounter,
+        )
+        == []
+    )
 
 
 def test_line_amounts_and_totals_add_up(demo):

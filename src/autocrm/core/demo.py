@@ -12,7 +12,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from faker import Faker
 
-from autocrm.core import audit
+from autocrm.core import audit, demo_sql
 from autocrm.core.models import Organization, Region, Role, Store, User
 from autocrm.core.roles import (
     FINANCE,
@@ -217,8 +217,10 @@ def load_demo(scale: str = "small", *, extend: bool = True) -> DemoResult:
         batch_size=1000,
     )
     result.counts = {"regions": len(region_rows), "stores": len(stores), "staff": len(users)}
+    cache = demo_sql.big_cache()  # the whole load is one transaction: keep it in memory
     for loader in EXTENSIONS if extend else ():
         result.counts.update(loader(org=org, stores=stores, rng=rng, scale=scale) or {})
+    demo_sql.restore_cache(cache)
     for model, n in ((Region, len(region_rows)), (Store, len(stores)), (User, len(users))):
         audit.record_bulk(model, n, org_id=org.pk, note=f"demo data ({scale})")
     result.created = True

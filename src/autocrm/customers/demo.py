@@ -7,8 +7,10 @@ so the same scale always gives the same data."""
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import random
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -17,6 +19,7 @@ from django.db import connection
 from django.utils import timezone
 
 from autocrm.core import audit
+from autocrm.core.demo_sql import trusted_bulk_load
 from autocrm.core.models import Organization, Store
 from autocrm.customers.models import (
     Customer,
@@ -33,6 +36,18 @@ from autocrm.customers.services import plate_keys
 from autocrm.customers.validators import PLATE_LETTERS, VIN_CHARS, vin_check_digit
 
 CUSTOMERS = {"small": 2_000, "chain": 200_000, "large": 1_000_000}
+# Scales whose rows are written by the database itself (``customers.demo_bulk``).
+SET_BASED = {"large"}
+# Tables this loader fills, whose secondary indexes are dropped while it writes.
+BULK = [
+    Customer,
+    Customer.tags.through,
+    Vehicle,
+    Ownership,
+    MileageReading,
+    Interaction,
+    PlateKey,
+]
 VEHICLES_PER_CUSTOMER = 1.3
 CHUNK = 5_000
 
@@ -100,6 +115,7 @@ MODELS = {
 }
 WMIS = list(MODELS)
 WMI_WEIGHTS = [14, 12, 10, 10, 6, 6, 5, 14, 8, 10]
+WMI_CUM = [sum(WMI_WEIGHTS[: i + 1]) for i in range(len(WMI_WEIGHTS))]
 ELECTRIC = {"LGX", "LRW"}
 COLOURS = ["白", "黑", "银", "灰", "红", "蓝"]
 INSURERS = ["中国人保", "平安保险", "太平洋保险", "中华联合", "大地保险"]
@@ -127,10 +143,12 @@ def demo_plate(index: int, province: str, electric: bool) -> str:
 
 
 def demo_vin(index: int, wmi: str, rng: random.Random) -> str:
-    vds = "".join(rng.choice(VIN_CHARS) for _ in range(5))
-    draft = (
-        f"{wmi}{vds}0{rng.choice('HJKLMNPRS')}{rng.choice(VIN_CHARS)}{_encode(index, VIN_CHARS, 6)}"
-    )
+    bits = rng.getrandbits(48)
+    n = len(VIN_CHARS)
+    vds = "".join(VIN_CHARS[(bits >> (6 * k)) % n] for k in range(5))
+    year = "HJKLMNPRS"[(bits >> 30) % 9]
+    plant = VIN_CHARS[(bits >> 36) % n]
+    draft = f"{wmi}{vds}0{year}{plant}{_encode(index, VIN_CHARS, 6)}"
     return f"{draft[:8]}{vin_check_digit(draft)}{draft[9:]}"
 
 
@@ -185,6 +203,42 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
     }
     vehicle_index = 0
     stamp = now.isoformat() if connection.vendor == "sqlite" else now
+    rand = rng.random
+
+    # Cheaper than Random.randint / choice (no range checks), still driven by the seeded rng.
+    def randint(a: int, b: int) -> int:
+        return a + int(rand() * (b - a + 1))
+
+    def choice(seq):
+        return seq[int(rand() * len(seq))]
+
+    spelled: dict[str, tuple[str, str]] = {}  # name → (pinyin, initials): names repeat a lot
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    # Secondary indexes are built once at the end rather than kept up row by row.
+    dropped = drop_indexes(BULK)
+    if scale in SET_BASED:
+        from autocrm.customers import demo_bulk
+
+        print(f"  客户 / customers (set-based): {total:,} …", flush=True)
+        with trusted_bulk_load():
+            timing = demo_bulk.load(
+                org=org,
+                stores=stores,
+                rng=rng,
+                total=total,
+                ids=ids,
+                writer=writer,
+                sources=sources,
+                tags=tags,
+                today=today,
+                now=now,
+            )
+        for label, seconds in timing.items():
+            print(f"    {label:<34} {seconds:7.1f} s", flush=True)
+        total = 0  # nothing left for the per-row loop below
 
     for start in range(0, total, CHUNK):
         customers, vehicles, owners, readings, visits, keys, tag_links = [], [], [], [], [], [], []
@@ -192,30 +246,28 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
             cid = ids[Customer] + n
             s = n % len(stores)
             store = stores[s]
-            company = rng.random() < 0.03
+            company = rand() < 0.03
             if company:
-                name = f"{rng.choice(COMPANIES)}{store.city}分公司"
+                name = f"{choice(COMPANIES)}{store.city}分公司"
             else:
-                name = rng.choice(SURNAMES) + "".join(
-                    rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2)))
-                )
+                name = choice(SURNAMES) + "".join(choice(GIVEN) for _ in range(choice((1, 2, 2))))
             mobile = (
                 MOBILE_PREFIXES[n % len(MOBILE_PREFIXES)] + f"{(n * 7919 + 1234) % 100_000_000:08d}"
             )
-            visit_count = rng.choice((0, 1, 1, 2, 3, 4, 6))
+            visit_count = choice((0, 1, 1, 2, 3, 4, 6))
             spend = Decimal(0)
             first = last = None
             if visit_count:
-                first_days = rng.randint(30, 1500)
+                first_days = randint(30, 1500)
                 first = now - datetime.timedelta(days=first_days)
                 last = (
-                    now - datetime.timedelta(days=rng.randint(0, first_days))
+                    now - datetime.timedelta(days=randint(0, first_days))
                     if visit_count > 1
                     else first
                 )
             for v in range(visit_count):
                 when = first + (last - first) * (v / max(1, visit_count - 1)) if first else now
-                amount = Decimal(rng.choice((180, 380, 680, 980, 1580, 2600, 4800)))
+                amount = Decimal(choice((180, 380, 680, 980, 1580, 2600, 4800)))
                 spend += amount
                 visits.append(
                     (
@@ -225,17 +277,18 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
                         cid,
                         None,
                         "visit",
-                        rng.choice(VISIT_SUMMARIES),
+                        choice(VISIT_SUMMARIES),
                         "",
                         str(amount),
                         when.isoformat() if connection.vendor == "sqlite" else when,
                         None,
                     )
                 )
-            birthday = datetime.date(
-                rng.randint(1960, 2003), rng.randint(1, 12), rng.randint(1, 28)
-            )
-            consent = rng.random() < 0.6
+            birthday = datetime.date(randint(1960, 2003), randint(1, 12), randint(1, 28))
+            consent = rand() < 0.6
+            spelling = spelled.get(name)
+            if spelling is None:
+                spelling = spelled[name] = (pinyin_full(name)[:200], pinyin_initials(name)[:60])
             customers.append(
                 (
                     cid,
@@ -243,17 +296,16 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
                     store.pk,
                     "company" if company else "person",
                     name,
-                    pinyin_full(name)[:200],
-                    pinyin_initials(name)[:60],
+                    *spelling,
                     mobile,
                     mobile[-4:],
                     "",
-                    "" if company else rng.choice("mf"),
+                    "" if company else choice("mf"),
                     None if company else birthday,
                     "",
                     sources[n % len(sources)].pk,
                     None,
-                    rng.choice(LEVELS),
+                    choice(LEVELS),
                     "{}",
                     "",
                     "{}",
@@ -274,22 +326,25 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
                     stamp,
                 )
             )
-            if rng.random() < 0.2:
+            if rand() < 0.2:
                 tag_links.append((cid, tags[n % len(tags)].pk))
-            for _v in range(1 if rng.random() > VEHICLES_PER_CUSTOMER - 1 else 2):
+            for _v in range(1 if rand() > VEHICLES_PER_CUSTOMER - 1 else 2):
                 vid = ids[Vehicle] + vehicle_index
-                wmi = rng.choices(WMIS, WMI_WEIGHTS)[0]
+                wmi = WMIS[bisect.bisect(WMI_CUM, rand() * WMI_CUM[-1])]
                 brand, models = MODELS[wmi]
                 electric = wmi in ELECTRIC
                 plate = demo_plate(vehicle_index, provinces[s], electric)
                 vin = demo_vin(vehicle_index, wmi, rng)
-                year = rng.randint(2012, 2025)
-                registered = datetime.date(year, rng.randint(1, 12), rng.randint(1, 28))
+                year = randint(2012, 2025)
+                registered = datetime.date(year, randint(1, 12), randint(1, 28))
+                # A steady 20–60 km a day since registration: any day's odometer is known, so
+                # the shop-floor demo's visits in between never read less than an earlier one.
+                rate = randint(20, 60)
                 km = 0
                 read_on = registered
-                for _r in range(rng.randint(1, 4)):
-                    read_on = min(today, read_on + datetime.timedelta(days=rng.randint(90, 500)))
-                    km += rng.randint(3_000, 15_000)
+                for _r in range(randint(1, 4)):
+                    read_on = min(today, read_on + datetime.timedelta(days=randint(90, 500)))
+                    km = rate * (read_on - registered).days
                     readings.append(
                         (
                             ids[MileageReading]
@@ -304,7 +359,7 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
                             stamp,
                         )
                     )
-                insurance = today + datetime.timedelta(days=rng.randint(-30, 365))
+                insurance = today + datetime.timedelta(days=randint(-30, 365))
                 vehicles.append(
                     (
                         vid,
@@ -317,14 +372,14 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
                         vin[-6:],
                         True,
                         brand,
-                        rng.choice(models),
+                        choice(models),
                         year,
-                        "electric" if electric else rng.choice(("petrol", "petrol", "hybrid")),
-                        rng.choice(COLOURS),
+                        "electric" if electric else choice(("petrol", "petrol", "hybrid")),
+                        choice(COLOURS),
                         "",
                         registered.isoformat(),
                         registered.isoformat(),
-                        rng.choice(INSURERS),
+                        choice(INSURERS),
                         insurance.isoformat(),
                         datetime.date(today.year + 1, registered.month, registered.day).isoformat(),
                         km,
@@ -369,6 +424,14 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
             visits,
         )
         writer.insert(PlateKey, ["org_id", "vehicle_id", "key", "home_store_id"], keys)
+    t0 = time.perf_counter()
+    restore_indexes(dropped)
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            for model in BULK:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    print(f"    customers' indexes {time.perf_counter() - t0:7.1f} s", flush=True)
     writer.reset_sequences()
     for model in (Customer, Vehicle, Ownership, MileageReading, Interaction):
         audit.record_bulk(
@@ -380,6 +443,45 @@ def load(org: Organization, stores: list[Store], rng: random.Random, scale: str)
         "mileage readings": writer.counts.get(MileageReading, 0),
         "visits": writer.counts.get(Interaction, 0),
     }
+
+
+# --- bulk-load helpers (also used by the shop-floor demo) ---------------------------------
+
+
+def drop_indexes(models: list) -> list[str]:
+    """Drop the secondary indexes of the big tables (not those behind constraints on
+    PostgreSQL); return the statements that rebuild them."""
+    statements = []
+    with connection.cursor() as cursor:
+        for model in models:
+            table = model._meta.db_table
+            if connection.vendor == "sqlite":
+                cursor.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                    "AND tbl_name = %s AND sql IS NOT NULL",
+                    [table],
+                )
+            elif connection.vendor == "postgresql":
+                cursor.execute(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s "
+                    "AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+                    [table],
+                )
+            else:
+                continue
+            for name, sql in cursor.fetchall():
+                cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+                statements.append(sql)
+    return statements
+
+
+def restore_indexes(statements: list[str]) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and statements:
+            # Sort each index in memory rather than in temporary files (this session only).
+            cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        for sql in statements:
+            cursor.execute(sql)
 
 
 def registered_dt(day: datetime.date) -> datetime.datetime:

@@ -69,9 +69,16 @@ class Customer(TimeStampedModel):
         MALE = "m", _("Male")
         FEMALE = "f", _("Female")
 
-    org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="customers")
+    # Both lead a composite index in Meta (cust_mobile …, cust_store_recent).
+    org = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="customers", db_index=False
+    )
     home_store = models.ForeignKey(
-        Store, on_delete=models.PROTECT, related_name="customers", verbose_name=_("home store")
+        Store,
+        on_delete=models.PROTECT,
+        related_name="customers",
+        verbose_name=_("home store"),
+        db_index=False,
     )
     kind = models.CharField(_("type"), max_length=10, choices=Kind.choices, default=Kind.PERSON)
     name = models.CharField(_("name"), max_length=100)
@@ -184,7 +191,10 @@ class Vehicle(TimeStampedModel):
         PLUGIN = "plugin", _("Plug-in hybrid")
         ELECTRIC = "electric", _("Electric")
 
-    org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="vehicles")
+    # Leads the composite indexes in Meta (veh_plate, veh_vin, …).
+    org = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="vehicles", db_index=False
+    )
     home_store = models.ForeignKey(
         Store, on_delete=models.PROTECT, related_name="vehicles", verbose_name=_("home store")
     )
@@ -276,7 +286,10 @@ class PlateKey(models.Model):
     scope_org = "org"
     scope_store = "home_store"
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # Leads platekey_lookup (org, key).
+    org = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="plate_keys")
     key = models.CharField(max_length=8)
     # A copy of ``vehicle.home_store``, so that a store's search reads one index range
@@ -314,7 +327,10 @@ class Ownership(models.Model):
     scope_store = "vehicle__home_store"
 
     vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="ownerships")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="ownerships")
+    # Leads ownership_customer (customer, started_at).
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="ownerships", db_index=False
+    )
     started_at = models.DateTimeField(_("from"), default=timezone.now)
     ended_at = models.DateTimeField(_("until"), null=True, blank=True)
 
@@ -339,7 +355,10 @@ class MileageReading(models.Model):
         MANUAL = "manual", _("Entered by staff")
         CORRECTION = "correction", _("Correction")
 
-    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="mileage")
+    # Leads mileage_vehicle (vehicle, read_on).
+    vehicle = models.ForeignKey(
+        Vehicle, on_delete=models.CASCADE, related_name="mileage", db_index=False
+    )
     km = models.PositiveIntegerField(_("mileage (km)"))
     read_on = models.DateField(_("date"))
     source = models.CharField(_("source"), max_length=12, choices=Source.choices)
@@ -409,7 +428,10 @@ class Interaction(models.Model):
 
     org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="interactions")
+    # Leads interaction_timeline (customer, occurred_at).
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="interactions", db_index=False
+    )
     vehicle = models.ForeignKey(
         Vehicle, on_delete=models.SET_NULL, null=True, blank=True, related_name="interactions"
     )

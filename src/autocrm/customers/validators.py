@@ -109,6 +109,8 @@ _VIN_VALUES: dict[str, int] = {str(d): d for d in range(10)} | {
     for offset, letter in enumerate(letters)
 }
 
+VIN_VALUES = _VIN_VALUES  # for code that sums VIN weights itself (the bulk demo)
+
 _VIN_SEPARATORS = re.compile(r"[\s\-]+")
 _VIN_FORBIDDEN = frozenset("IOQ")
 

@@ -149,14 +149,28 @@ class WorkOrder(TimeStampedModel):
         CLOSED = "closed", _("Closed")
         CANCELLED = "cancelled", _("Cancelled")
 
-    org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="work_orders")
+    # org, store, customer and vehicle are the first column of a composite index in Meta
+    # (wo_org_status, wo_store_status, wo_customer, wo_vehicle): no single-column index.
+    org = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="work_orders", db_index=False
+    )
     number = models.CharField(_("number"), max_length=30)
     customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, related_name="work_orders", verbose_name=_("customer")
+        Customer,
+        on_delete=models.PROTECT,
+        related_name="work_orders",
+        verbose_name=_("customer"),
+        db_index=False,
     )
     vehicle = models.ForeignKey(
-        Vehicle, on_delete=models.PROTECT, related_name="work_orders", verbose_name=_("vehicle")
+        Vehicle,
+        on_delete=models.PROTECT,
+        related_name="work_orders",
+        verbose_name=_("vehicle"),
+        db_index=False,
     )
     appointment = models.OneToOneField(
         Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="work_order"
