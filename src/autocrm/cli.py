@@ -242,6 +242,7 @@ def cmd_reports(args) -> int:
     _setup_django()
     from autocrm.core import audit
     from autocrm.core.models import Store
+    from autocrm.reports import figures
     from autocrm.reports.rollups import rebuild
 
     try:
@@ -258,7 +259,9 @@ def cmd_reports(args) -> int:
             return 2
     with audit.audit_context(source="shell"):
         rows = rebuild(store_ids, start, end)
+        kept = figures.refresh()
     print(f"已重算 {rows} 个门店日 / rebuilt {rows} store-days")
+    print(f"已重算 {kept} 个期间指标 / refreshed {kept} period figures")
     return 0
 
 

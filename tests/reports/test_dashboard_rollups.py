@@ -10,11 +10,12 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from autocrm.feedback.models import Survey
 from autocrm.reports import dashboard as sections
-from autocrm.reports import kpis, rollups, selectors
-from autocrm.reports.models import DailyItemStat, MonthlyItemStat
+from autocrm.reports import figures, kpis, rollups, selectors
+from autocrm.reports.models import DailyItemStat, MonthlyItemStat, PeriodFigure
 from autocrm.service.models import Payment, TimeEntry, WorkOrder
 from tests import customer_factories as cf
 from tests import factories as f
@@ -35,7 +36,10 @@ ROLLED = (
     "revenue_per_bay_day",
     "close_ratio",
     "declined_value",
+    "nps",
 )
+# The figures the worker stores per period and set of stores (not additive per store-day).
+STORED = ("return_rate", "appointment_conversion")
 PERIODS = {
     "january": (datetime.date(2026, 1, 1), datetime.date(2026, 1, 31)),
     "across months": (datetime.date(2026, 1, 5), datetime.date(2026, 2, 10)),
@@ -193,3 +197,96 @@ def test_dashboard_reads_no_raw_history_for_additive_figures(world, chain):
     assert "service_workorder" not in sql and "service_timeentry" not in sql
     assert "feedback_survey" not in sql
     assert "reports_dailystorestat" in sql and "reports_monthlyitemstat" in sql
+
+
+def test_stored_period_figures_equal_the_live_ones(world, chain):
+    """The worker's figures per store, region and org equal the live computation for every
+    scope that reads them; the tile says when they were computed."""
+    kept = figures.refresh(spans=list(PERIODS.values()))
+    # Per period: each distinct set of stores (the org, each region, each store; a region
+    # of one store is that store's set) of both orgs.
+    sets = set()
+    for org in (world.org, world.other_org):
+        stores = list(org.stores.all())
+        sets.add(frozenset(s.pk for s in stores))
+        sets |= {frozenset([s.pk]) for s in stores}
+        for region in {s.region_id for s in stores} - {None}:
+            sets.add(frozenset(s.pk for s in stores if s.region_id == region))
+    assert kept == len(PERIODS) * len(STORED) * len(sets)
+    jan_rate = None
+    for name in USERS:
+        user = getattr(world, name)
+        for period, (start, end) in PERIODS.items():
+            rolled, raw = _bases(user, start, end)
+            for code in STORED:
+                assert kpis.value(code, rolled) == kpis.value(code, raw), f"{code}: {name} {period}"
+                assert kpis.stored_at(rolled, code) is not None, f"{code}: {name} {period}"
+            if name == "hq" and period == "january":
+                jan_rate = kpis.return_rate(rolled)
+            # Narrowed to a store of theirs: that store's own figure.
+            for store_id in sorted(rolled.store_ids)[:1]:
+                narrowed = rolled.narrow("store", store_id)
+                assert kpis.stored_at(narrowed, "return_rate") is not None
+                assert kpis.return_rate(narrowed) == kpis.return_rate(raw.narrow("store", store_id))
+    # 张一 came twice in January at A1 among the org's customers seen that month.
+    assert jan_rate is not None and jan_rate > 0
+    # An advisor's or a technician's narrowing has no stored figure: computed live.
+    jan, _raw = _bases(world.hq, *PERIODS["january"])
+    assert kpis.stored_at(jan.narrow("advisor", world.advisor_a1.pk), "return_rate") is None
+
+
+def test_stored_figures_are_read_not_recomputed(world, chain):
+    start, end = PERIODS["january"]
+    figures.refresh(spans=[(start, end)])
+    rolled, _raw = _bases(world.hq, start, end)
+    with CaptureQueriesContext(connection) as ctx:
+        for code in STORED:
+            kpis.value(code, rolled)
+    sql = " ".join(q["sql"] for q in ctx.captured_queries)
+    assert len(ctx.captured_queries) == 1 and "reports_periodfigure" in sql
+    assert "service_workorder" not in sql and "service_appointment" not in sql
+
+
+def test_stale_or_unknown_period_figures_are_computed_live(world, chain):
+    start, end = PERIODS["january"]
+    figures.refresh(spans=[(start, end)])
+    live = kpis.return_rate(_bases(world.hq, start, end)[1])
+    # A figure the worker has not refreshed for longer than FRESH is not shown as current.
+    PeriodFigure.objects.update(
+        value=Decimal("99.99"), computed_at=timezone.now() - figures.FRESH * 2
+    )
+    rolled, _raw = _bases(world.hq, start, end)
+    assert kpis.return_rate(rolled) == live and kpis.stored_at(rolled, "return_rate") is None
+    # A period the worker does not keep: live too.
+    other, raw = _bases(world.hq, start, end - datetime.timedelta(days=1))
+    assert kpis.stored_at(other, "return_rate") is None
+    assert kpis.return_rate(other) == kpis.return_rate(raw)
+
+
+def test_figures_of_another_org_are_never_read(world, chain):
+    """Rows are found by org as well as by the set of stores: a copy of antu's figures
+    filed under the other org's id is not read by antu's HQ, nor antu's by the other org."""
+    start, end = PERIODS["january"]
+    figures.refresh(orgs=[world.other_org], spans=[(start, end)])
+    rolled, raw = _bases(world.hq, start, end)
+    key = figures.stores_key(rolled.store_ids)
+    PeriodFigure.objects.create(
+        org=world.other_org,
+        stores_key=key,
+        start=start,
+        end=end,
+        code="return_rate",
+        value=Decimal("99.99"),
+    )
+    assert kpis.stored_at(rolled, "return_rate") is None
+    assert kpis.return_rate(rolled) == kpis.return_rate(raw)
+
+
+def test_dashboard_page_shows_when_stored_figures_were_computed(world, chain, client):
+    start, end = PERIODS["january"]
+    figures.refresh(spans=[(start, end)])
+    client.force_login(world.hq)
+    page = client.get(f"/reports/?from={start}&to={end}").content.decode()
+    assert 'data-testid="tile-as-of"' in page and "截至" in page
+    # The quick periods are links to the periods the worker keeps.
+    assert 'data-testid="period-last_12_months"' in page

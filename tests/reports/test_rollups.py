@@ -76,7 +76,11 @@ def scratch() -> tuple[dict, dict]:
             row["presented"] += line.amount
             if line.approval == "approved":
                 row["presented_approved"] += line.amount
-    for survey in Survey.objects.select_related("work_order"):  # technicians' ratings
+    for survey in Survey.objects.select_related("work_order"):  # ratings, and technicians'
+        row = store[(survey.store_id, timezone.localdate(survey.submitted_at))]
+        row["surveys"] += 1
+        row["promoters"] += 1 if survey.nps >= 9 else 0
+        row["detractors"] += 1 if survey.nps <= 6 else 0
         techs = {t.pk for line in survey.work_order.lines.all() for t in line.technicians.all()}
         for tech in techs:
             s = staff[(survey.store_id, timezone.localdate(survey.submitted_at), tech)]

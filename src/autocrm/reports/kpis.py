@@ -36,6 +36,7 @@ from django.utils.translation import gettext_lazy as _
 from autocrm.core import scoping
 from autocrm.core.models import Store, User
 from autocrm.feedback.models import DIMENSION_NAMES, Survey
+from autocrm.reports import figures
 from autocrm.reports.rollups import FINISHED, local_window
 from autocrm.service.models import (
     Appointment,
@@ -91,6 +92,8 @@ class Basis:
     item_days: QuerySet | None = None
     item_months: QuerySet | None = None
     staff_days: QuerySet | None = None
+    # The scoped stored period figures (``figures``), found by the basis's stores and period.
+    figures: QuerySet | None = None
     # Aggregates already read for this basis (``replace`` starts a narrowed copy afresh).
     memo: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
@@ -109,8 +112,11 @@ class Basis:
         """The rollup querysets narrowed by ``lookup`` (or dropped, with no lookup)."""
         names = ("store_days", "item_days", "item_months", "staff_days")
         if not lookup or self.store_days is None:
-            return dict.fromkeys(names)
-        return {name: getattr(self, name).filter(**lookup) for name in names}
+            return dict.fromkeys((*names, "figures"))
+        # The stored figures are found by the narrowed set of stores itself.
+        return {name: getattr(self, name).filter(**lookup) for name in names} | {
+            "figures": self.figures
+        }
 
     def narrow(self, by: str, value) -> Basis:
         """The same basis for one store, region, advisor, technician or source channel."""
@@ -187,6 +193,7 @@ def basis_for(
         DailyStaffStat,
         DailyStoreStat,
         MonthlyItemStat,
+        PeriodFigure,
     )
 
     days = {}
@@ -196,6 +203,7 @@ def basis_for(
             "item_days": scoping.scoped(DailyItemStat.objects.all(), user),
             "item_months": scoping.scoped(MonthlyItemStat.objects.all(), user),
             "staff_days": scoping.scoped(DailyStaffStat.objects.all(), user),
+            "figures": scoping.scoped(PeriodFigure.objects.all(), user),
         }
     b = Basis(
         start=start,
@@ -241,9 +249,26 @@ def _visit_dates(qs: QuerySet[WorkOrder]) -> dict[int, list[datetime.datetime]]:
     return found
 
 
+def _figures(b: Basis) -> dict[str, tuple]:
+    """The fresh stored figures of the basis's stores and period (``figures``)."""
+    if b.figures is None:
+        return {}
+    return _once(b, "figures", lambda b: figures.stored(b.figures, b.store_ids, b.start, b.end))
+
+
+def stored_at(b: Basis, code: str) -> datetime.datetime | None:
+    """When the worker computed the figure shown for ``code``, if it was stored."""
+    found = _figures(b).get(code)
+    return found[1] if found else None
+
+
 def return_rate(b: Basis) -> Decimal | None:
     """Not additive per store-day (a customer counts once however many days and stores they
-    visited): an indexed query over the period's visits, counted by the database."""
+    visited): the worker's stored figure for the dashboard's usual periods, otherwise an
+    indexed query over the period's visits, counted by the database."""
+    found = _figures(b).get("return_rate")
+    if found:
+        return found[0]
     row = (
         visits(b)
         .values("customer_id")
@@ -342,6 +367,9 @@ def _surveys(b: Basis) -> QuerySet[Survey]:
 
 
 def nps(b: Basis) -> Decimal | None:
+    if b.rolled_up:
+        r = _rolled(b)
+        return ratio(r["promoters"] - r["detractors"], r["surveys"], HUNDRED)
     row = _surveys(b).aggregate(
         n=Count("id"),
         promoters=Count("id", filter=Q(nps__gte=9)),
@@ -364,6 +392,9 @@ def _appointments(b: Basis) -> QuerySet[Appointment]:
 
 
 def appointment_conversion(b: Basis) -> Decimal | None:
+    found = _figures(b).get("appointment_conversion")
+    if found:
+        return found[0]
     row = _appointments(b).aggregate(
         n=Count("id"), arrived=Count("id", filter=Q(status=Appointment.Status.ARRIVED))
     )
@@ -435,8 +466,11 @@ def _read_rolled(b: Basis) -> dict:
         clocked_us=Sum("clocked_us"),
         presented=Sum("presented"),
         presented_approved=Sum("presented_approved"),
+        surveys=Sum("surveys"),
+        promoters=Sum("promoters"),
+        detractors=Sum("detractors"),
     )
-    counts = ("n", "comebacks", "clocked_us")
+    counts = ("n", "comebacks", "clocked_us", "surveys", "promoters", "detractors")
     return {k: (v or 0) if k in counts else (v if v is not None else ZERO) for k, v in row.items()}
 
 

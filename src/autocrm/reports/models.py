@@ -46,6 +46,10 @@ class DailyStoreStat(models.Model):
     # the amount of the lines the owner decided on, and of those approved.
     presented = models.DecimalField(_("amount presented"), **MONEY)
     presented_approved = models.DecimalField(_("amount approved"), **MONEY)
+    # Ratings submitted that day (NPS = promoters minus detractors over surveys).
+    surveys = models.PositiveIntegerField(_("surveys"), default=0)
+    promoters = models.PositiveIntegerField(_("promoters"), default=0)
+    detractors = models.PositiveIntegerField(_("detractors"), default=0)
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -158,6 +162,36 @@ class MonthlyItemStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.store_id} {self.month:%Y-%m} {self.name}"
+
+
+class PeriodFigure(models.Model):
+    """A figure that does not add up per store-day (a customer counts once in a period,
+    whatever the days and stores of their visits; a booking is counted by its own day), kept
+    by the worker for the dashboard's usual periods over each store, each region and the
+    whole org. ``stores_key`` names the set of stores (``figures.stores_key``), so a
+    basis finds its figure whatever the role that reads it."""
+
+    scope_org = "org"
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    stores_key = models.CharField(max_length=40)
+    start = models.DateField(_("from"))
+    end = models.DateField(_("to"))
+    code = models.CharField(_("metric"), max_length=40)
+    value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("period figure")
+        verbose_name_plural = _("period figures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org", "stores_key", "start", "end", "code"], name="period_figure_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.start}–{self.end}"
 
 
 class CustomerRFM(models.Model):

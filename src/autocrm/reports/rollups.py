@@ -74,6 +74,9 @@ STORE_FIELDS = (
     "clocked_hours",
     "presented",
     "presented_approved",
+    "surveys",
+    "promoters",
+    "detractors",
 )
 # Kept beside the figures above so a period's sum equals the raw computation exactly.
 EXACT_FIELDS = ("clocked_us",)
@@ -304,10 +307,24 @@ def compute(
         target["presented"] = _q(row["presented"])
         target["presented_approved"] = _q(row["approved"])
 
-    # Technicians' surveys: submitted that day, on orders with a line of theirs.
+    # Ratings submitted that day, and the technicians' of them (on orders with a line of
+    # theirs).
+    rated = stores(Survey.objects.filter(submitted_at__gte=lo, submitted_at__lt=hi))
     for row in (
-        stores(Survey.objects.filter(submitted_at__gte=lo, submitted_at__lt=hi))
-        .annotate(day=_day("submitted_at", start, end))
+        rated.annotate(day=_day("submitted_at", start, end))
+        .values("org_id", "store_id", "day")
+        .annotate(
+            n=Count("id"),
+            p=Count("id", filter=Q(nps__gte=9)),
+            d=Count("id", filter=Q(nps__lte=6)),
+        )
+        .order_by()
+    ):
+        orgs[row["store_id"]] = row["org_id"]
+        target = store_rows[(row["store_id"], row["day"])]
+        target["surveys"], target["promoters"], target["detractors"] = row["n"], row["p"], row["d"]
+    for row in (
+        rated.annotate(day=_day("submitted_at", start, end))
         .values("org_id", "store_id", "day", tech=F("work_order__lines__technicians"))
         .annotate(
             n=Count("id", distinct=True),
@@ -382,7 +399,7 @@ def compute_items(
     return out
 
 
-def _delete(qs) -> None:
+def raw_delete(qs) -> None:
     """DELETE the rows in one statement. ``QuerySet.delete`` would load every row and send
     its ``post_delete`` (the audit log and the rules listen to all models, and ignore these
     derived rows): a full rebuild deletes hundreds of thousands."""
@@ -426,9 +443,9 @@ def _store(
         store_qs = store_qs.filter(store_id__in=list(store_ids))
         staff_qs = staff_qs.filter(store_id__in=list(store_ids))
         item_qs = item_qs.filter(store_id__in=list(store_ids))
-    _delete(store_qs)
-    _delete(staff_qs)
-    _delete(item_qs)
+    raw_delete(store_qs)
+    raw_delete(staff_qs)
+    raw_delete(item_qs)
     _insert(
         DailyStoreStat,
         ({"store": s, "day": d, "computed_at": stamp, **v} for (s, d), v in rows.items()),
@@ -476,7 +493,7 @@ def _store_months(store_ids: Iterable[int] | None, start, end, now) -> None:
         row["lines"] += lines
         row["revenue"] += revenue
         row["cost"] += cost
-    _delete(months)
+    raw_delete(months)
     stamp = connection.ops.adapt_datetimefield_value(now)
     _insert(
         MonthlyItemStat,
@@ -666,4 +683,10 @@ def demo_loader(org, stores, rng, scale) -> dict:
     written = rebuild(list(Store.objects.filter(org=org).values_list("pk", flat=True)))
     seconds = time.perf_counter() - started
     print(f"  报表日汇总 / report rollups: {written:,} store-days {seconds:.1f} s", flush=True)
+    from autocrm.reports import figures
+
+    started = time.perf_counter()
+    kept = figures.refresh([org])
+    seconds = time.perf_counter() - started
+    print(f"  报表期间指标 / period figures: {kept:,} {seconds:.1f} s", flush=True)
     return {"report store-days": written}

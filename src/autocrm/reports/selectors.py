@@ -286,6 +286,8 @@ def tiles(
                 "formula": metric.formula,
                 "display": kpis.display(v, metric.unit),
                 "drill": metric.drill,
+                # Figures the worker keeps for the usual periods: when it computed them.
+                "as_of": kpis.stored_at(b, code),
             }
         )
     return out

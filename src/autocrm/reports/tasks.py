@@ -24,6 +24,15 @@ def sweep_rollups() -> None:
     flush_all()
 
 
+@db_periodic_task(crontab(minute="*/10"))
+def refresh_period_figures() -> None:
+    """Every 10 minutes: the dashboard's return rate and booking conversion of the usual
+    periods (not additive per store-day, so not in the daily rollups)."""
+    from autocrm.reports.figures import refresh
+
+    refresh()
+
+
 # huey schedules in UTC: 18:41 UTC is 02:41 in Shanghai.
 @db_periodic_task(crontab(hour="18", minute="41"))
 def refresh_rfm() -> None:

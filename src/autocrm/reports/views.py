@@ -10,8 +10,8 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from autocrm.core.views import capability_required
+from autocrm.reports import builder, figures, kpis, selectors
 from autocrm.reports import dashboard as sections
-from autocrm.reports import kpis, selectors
 
 
 def _drill_url(user, drill: str) -> str:
@@ -60,6 +60,16 @@ def _charts(user, start, end) -> dict:
     return {"charts": charts, "basis": b, "manager": manager}
 
 
+def _presets() -> list[dict]:
+    """The quick periods above the dashboard: those the worker keeps figures for."""
+    labels = builder.period_labels()
+    out = []
+    for code in figures.PRESETS:
+        start, end = builder.period_window(code)
+        out.append({"code": code, "label": labels[code], "start": start, "end": end})
+    return out
+
+
 @capability_required("reports.view")
 def dashboard(request):
     user = request.user
@@ -94,6 +104,7 @@ def dashboard(request):
         "start": start,
         "end": end,
         "period_error": period_error,
+        "presets": _presets(),
         "workorders_url": reverse("workorder_list") if user.can("workorder.view") else "",
         "alerts_url": reverse("feedback_alerts") if user.can("survey.view") else "",
         "perms_rfm": user.can("reports.store") or user.can("customer.list"),
