@@ -7,7 +7,8 @@ For each database a child process loads the demo (``autocrm demo --scale <scale>
 into a throw-away AUTOCRM_VAR (SQLite there, or a throw-away PostgreSQL database made and
 dropped with psql through ``--pg-admin-url``), then, in that process:
 
-1. times ``reports.rollups.rebuild()`` (every store-day of the history) once;
+1. times ``reports.rollups.rebuild()`` (every store-day of the history) once, then the
+   worker's refresh of the period figures (``reports.figures.refresh()``);
 2. with Django's test client (one thread, in-process) requests, after ``WARMUP`` requests,
    up to ``--requests`` times (at most ``--budget`` seconds each):
    - ``/reports/drill/`` at org level over the last 12 months as ``hq`` (target p95 ≤ 300 ms);
@@ -57,6 +58,7 @@ TARGETS = {  # scenario -> (statistic, limit in ms)
 }
 LABELS = {
     "rollups_rebuild": "rollups rebuild() (all history)",
+    "figures_refresh": "period figures refresh()",
     "drill_org_hq": "drill-down org, 12 months (hq)",
     "dashboard_hq": "/reports/ this month (hq)",
     "dashboard_hq_12m": "/reports/ 12 months (hq)",
@@ -143,7 +145,7 @@ def measure(args: argparse.Namespace, started: float, out: Path) -> bool:
     from autocrm.core import audit, services
     from autocrm.core.models import Store, User
     from autocrm.customers.models import Customer
-    from autocrm.reports import builder, drill, rollups
+    from autocrm.reports import builder, drill, figures, rollups
     from autocrm.reports.models import DailyStoreStat
     from autocrm.service.models import WorkOrder, WorkOrderLine
 
@@ -171,6 +173,14 @@ def measure(args: argparse.Namespace, started: float, out: Path) -> bool:
         f"({DailyStoreStat.objects.count()} rows)",
         flush=True,
     )
+
+    # The worker's 10-minute job: the return rate and booking conversion of the quick
+    # periods per store, region and org (the dashboard reads them while fresh).
+    t0 = time.perf_counter()
+    kept = figures.refresh()
+    rows["figures_refresh"] = {"n": 1, "p50": (time.perf_counter() - t0) * 1000, "rows": kept}
+    rows["figures_refresh"].update(p95=rows["figures_refresh"]["p50"])
+    print(f"  period figures: {rows['figures_refresh']['p50'] / 1000:.1f} s, {kept} rows")
 
     hq = User.objects.get(username="hq")
     manager = User.objects.get(username="manager1")
