@@ -11,7 +11,6 @@ import datetime
 from dataclasses import dataclass
 
 from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.functions import TruncMonth
 from django.http import Http404
 from django.utils import timezone
 
@@ -66,7 +65,7 @@ def locate(user: User, region=None, store=None) -> Where:
 
 
 def basis(user: User, where: Where, start: datetime.date, end: datetime.date) -> kpis.Basis:
-    b = kpis.basis_for(user, start, end)
+    b = kpis.basis_for(user, start, end, rollups=True)
     if where.store is not None:
         return b.narrow("store", where.store.pk)
     if where.region is not None:
@@ -75,7 +74,10 @@ def basis(user: User, where: Where, start: datetime.date, end: datetime.date) ->
 
 
 def _figures(b: kpis.Basis, key: str) -> dict:
-    """Car count, sales, ARO and NPS per value of ``key`` (a work-order field path)."""
+    """Car count, sales, ARO and NPS per value of ``key`` (a work-order field path): per
+    store or region from the daily rollups, per person from the visits and surveys."""
+    if b.rolled_up and key in ROLLED_KEYS:
+        return _rolled_figures(b, key)
     lo, hi = b.window
     money = {
         row["k"]: row
@@ -99,14 +101,40 @@ def _figures(b: kpis.Basis, key: str) -> dict:
     for k in set(money) | set(surveys):
         m = money.get(k) or {"n": 0, "total": 0, "tax": 0}
         s = surveys.get(k) or {"n": 0, "p": 0, "d": 0}
-        net = kpis.net_of(m["total"], m["tax"]) if m["n"] else None
-        out[k] = {
-            "cars": m["n"],
-            "sales": net,
-            "aro": kpis.ratio(net, m["n"]) if m["n"] else None,
-            "nps": kpis.ratio(s["p"] - s["d"], s["n"], kpis.HUNDRED),
-        }
+        out[k] = _figure(m["n"], m["total"], m["tax"], s["n"], s["p"], s["d"])
     return out
+
+
+# Keys the daily store rollups split by.
+ROLLED_KEYS = ("store_id", "store__region_id")
+
+
+def _rolled_figures(b: kpis.Basis, key: str) -> dict:
+    return {
+        row["k"]: _figure(row["n"], row["total"], row["tax"], row["sn"], row["p"], row["d"])
+        for row in kpis.days(b, b.store_days)
+        .values(k=F(key))
+        .annotate(
+            n=Sum("car_count"),
+            total=Sum("sales"),
+            tax=Sum("tax"),
+            sn=Sum("surveys"),
+            p=Sum("promoters"),
+            d=Sum("detractors"),
+        )
+        .order_by()
+        if row["n"] or row["sn"]
+    }
+
+
+def _figure(cars, total, tax, surveys, promoters, detractors) -> dict:
+    net = kpis.net_of(total, tax) if cars else None
+    return {
+        "cars": cars,
+        "sales": net,
+        "aro": kpis.ratio(net, cars) if cars else None,
+        "nps": kpis.ratio(promoters - detractors, surveys, kpis.HUNDRED),
+    }
 
 
 EMPTY = {"cars": 0, "sales": None, "aro": None, "nps": None}
@@ -192,7 +220,10 @@ def trends(user: User, where: Where, months: int = 12) -> dict:
     """Car count and sales (excl. VAT) per month of each child (region or store) from the
     daily rollups, oldest first: ``{"months": [...], "series": [{name, cars, sales}]}``."""
     first = _first_month(months)
-    rows = scoping.scoped(DailyStoreStat.objects.all(), user).filter(day__gte=first)
+    # The stores named (all of them at the org level) so the (store, day) key serves the range.
+    rows = scoping.scoped(DailyStoreStat.objects.all(), user).filter(
+        store_id__in=sorted(scoping.store_ids(user)), day__gte=first
+    )
     if where.level == "store":
         rows, key, names = (
             rows.filter(store_id=where.store.pk),
@@ -208,9 +239,10 @@ def trends(user: User, where: Where, months: int = 12) -> dict:
     else:
         key = "store__region_id"
         names = dict(Region.objects.filter(org_id=user.org_id).values_list("pk", "name"))
+    # Grouped by day in SQL and into months here (a month truncation is a Python call per
+    # row on SQLite).
     data = (
-        rows.annotate(month=TruncMonth("day"))
-        .values("month", k=F(key))
+        rows.values("day", k=F(key))
         .annotate(cars=Sum("car_count"), sales=Sum("sales"), tax=Sum("tax"))
         .order_by()
     )
@@ -222,7 +254,11 @@ def trends(user: User, where: Where, months: int = 12) -> dict:
         d = (d + datetime.timedelta(days=32)).replace(day=1)
     found: dict = {}
     for row in data:
-        found[(row["k"], row["month"].strftime("%Y-%m"))] = row
+        month = found.setdefault(
+            (row["k"], row["day"].strftime("%Y-%m")), {"cars": 0, "sales": 0, "tax": 0}
+        )
+        for name in ("cars", "sales", "tax"):
+            month[name] += row[name] or 0
     series = []
     for k, name in names.items():
         cars, sales = [], []
