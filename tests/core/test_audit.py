@@ -313,6 +313,7 @@ def test_exempt_models_are_only_the_log_tables():
         "reports.DailyStoreStat",  # rollups recomputed from audited rows
         "reports.DailyStaffStat",
         "reports.DailyItemStat",
+        "reports.DailyReasonStat",
         "reports.MonthlyItemStat",
         "reports.RollupPending",  # the worker's to-do list of store-days to recompute
         "reports.CustomerRFM",  # RFM scores recomputed whole from the customers' counters

@@ -91,6 +91,23 @@ def chain(world, january):
         attitude=3,
         result=3,
         submitted_at=at(datetime.date(2026, 2, 1), 10),
+        is_low=True,
+        # A code no longer offered is counted as "other", with the real "other".
+        reasons=["slow", "price", "retired-code"],
+    )
+    Survey.objects.create(
+        org=world.org,
+        store=world.a3,
+        work_order=a3_orders[1],
+        customer=a3_orders[1].customer,
+        nps=2,
+        timeliness=1,
+        professionalism=2,
+        attitude=2,
+        result=2,
+        submitted_at=at(datetime.date(2026, 1, 13), 10),
+        is_low=True,
+        reasons=["slow", "other"],
     )
     paid = Payment.objects.create(
         org=world.org,
@@ -137,6 +154,7 @@ def assert_same_figures(world):
                 user, rolled
             ) == sections.technician_satisfaction(user, raw)
             assert sections.popular_services(rolled) == sections.popular_services(raw), where
+            assert sections.low_score_reasons(rolled) == sections.low_score_reasons(raw), where
             assert selectors.tiles(user, start, end) == selectors.tiles(user, start, end, raw)
             for row in sections.store_ranking(user, rolled):
                 store = raw.narrow("store", row["key"])
@@ -150,6 +168,9 @@ def test_rollup_figures_equal_the_raw_ones(world, chain):
     assert kpis.parts_cost(jan) == Decimal("500.02")
     # 5 h + 3 × 47 min 13.37 s = 26 500.11 s, rounded to tenths as the raw sum is.
     assert kpis.clocked_hours(jan) == Decimal("26500.1") / Decimal(3600)
+    both, _raw = _bases(world.hq, *PERIODS["across months"])
+    counted = {r["key"]: r["value"] for r in sections.low_score_reasons(both)}
+    assert counted == {"slow": 2, "other": 2, "price": 1}
     assert_same_figures(world)
 
 
@@ -190,6 +211,7 @@ def test_dashboard_reads_no_raw_history_for_additive_figures(world, chain):
         for code in ROLLED:
             kpis.value(code, rolled)
         sections.popular_services(rolled)
+        sections.low_score_reasons(rolled)
         sections.advisor_ranking(world.hq, rolled)
         sections.technician_satisfaction(world.hq, rolled)
         sections.store_ranking(world.hq, rolled)

@@ -34,6 +34,7 @@ EXEMPT = {
     "reports.DailyStoreStat",
     "reports.DailyStaffStat",
     "reports.DailyItemStat",
+    "reports.DailyReasonStat",
     "reports.MonthlyItemStat",
     "reports.CustomerRFM",
     "reports.RollupPending",

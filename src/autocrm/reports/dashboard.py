@@ -146,14 +146,21 @@ def _people(user: User, rows: list[dict], key: str, unit: str) -> list[dict]:
 
 def low_score_reasons(b: kpis.Basis) -> list[dict]:
     """How often each reason was given on the low scores submitted in the period, most
-    frequent first (a survey may give several); one query."""
-    lo, hi = b.window
+    frequent first (a survey may give several); one query, over the daily reason rollups
+    when the basis has them."""
     counts: Counter = Counter()
-    for reasons in b.surveys.filter(
-        submitted_at__gte=lo, submitted_at__lt=hi, is_low=True
-    ).values_list("reasons", flat=True):
-        for code in reasons or ():
-            counts[code] += 1
+    if b.reason_days is not None:
+        for code, n in (
+            kpis.days(b, b.reason_days).values("reason").annotate(n=Sum("n")).order_by()
+        ).values_list("reason", "n"):
+            counts[code] += n
+    else:
+        lo, hi = b.window
+        for reasons in b.surveys.filter(
+            submitted_at__gte=lo, submitted_at__lt=hi, is_low=True
+        ).values_list("reasons", flat=True):
+            for code in reasons or ():
+                counts[code] += 1
     labels = dict(LOW_REASONS)
     rows = [
         {"key": code, "label": str(labels.get(code, labels["other"])), "value": n}

@@ -92,6 +92,7 @@ class Basis:
     item_days: QuerySet | None = None
     item_months: QuerySet | None = None
     staff_days: QuerySet | None = None
+    reason_days: QuerySet | None = None
     # The scoped stored period figures (``figures``), found by the basis's stores and period.
     figures: QuerySet | None = None
     # Aggregates already read for this basis (``replace`` starts a narrowed copy afresh).
@@ -110,7 +111,7 @@ class Basis:
 
     def _rollups(self, **lookup) -> dict:
         """The rollup querysets narrowed by ``lookup`` (or dropped, with no lookup)."""
-        names = ("store_days", "item_days", "item_months", "staff_days")
+        names = ("store_days", "item_days", "item_months", "staff_days", "reason_days")
         if not lookup or self.store_days is None:
             return dict.fromkeys((*names, "figures"))
         # The stored figures are found by the narrowed set of stores itself.
@@ -190,6 +191,7 @@ def basis_for(
     store-day are read from the daily rollups (kept by the worker; the dashboard's choice)."""
     from autocrm.reports.models import (
         DailyItemStat,
+        DailyReasonStat,
         DailyStaffStat,
         DailyStoreStat,
         MonthlyItemStat,
@@ -203,6 +205,7 @@ def basis_for(
             "item_days": scoping.scoped(DailyItemStat.objects.all(), user),
             "item_months": scoping.scoped(MonthlyItemStat.objects.all(), user),
             "staff_days": scoping.scoped(DailyStaffStat.objects.all(), user),
+            "reason_days": scoping.scoped(DailyReasonStat.objects.all(), user),
             "figures": scoping.scoped(PeriodFigure.objects.all(), user),
         }
     b = Basis(

@@ -133,6 +133,34 @@ class DailyItemStat(models.Model):
         return f"{self.store_id} {self.day} {self.name}"
 
 
+class DailyReasonStat(models.Model):
+    """How often a reason was given on the low scores submitted on a store-day (a survey may
+    give several). Derived like ``DailyStoreStat`` and recomputed with it."""
+
+    scope_org = "org"
+    scope_store = "store"
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(_("day"))
+    reason = models.CharField(_("reason"), max_length=40)
+    n = models.PositiveIntegerField(_("times given"), default=0)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("daily low-score reasons")
+        verbose_name_plural = _("daily low-score reasons")
+        ordering = ["store", "day", "reason"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "day", "reason"], name="daily_reason_stat_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.day} {self.reason}"
+
+
 class MonthlyItemStat(models.Model):
     """The ``DailyItemStat`` rows of a store-month summed (``month`` is its first day), so a
     long period reads a row per item and month instead of one per item and day."""

@@ -34,7 +34,13 @@ from django.utils import timezone
 
 from autocrm.core.models import Store
 from autocrm.feedback.models import Survey
-from autocrm.reports.models import DailyItemStat, DailyStaffStat, DailyStoreStat, MonthlyItemStat
+from autocrm.reports.models import (
+    DailyItemStat,
+    DailyReasonStat,
+    DailyStaffStat,
+    DailyStoreStat,
+    MonthlyItemStat,
+)
 from autocrm.service.models import Payment, TimeEntry, WorkOrder, WorkOrderLine
 
 ZERO = Decimal("0.00")
@@ -399,6 +405,26 @@ def compute_items(
     return out
 
 
+def compute_reasons(
+    store_ids: Iterable[int] | None, start: datetime.date, end: datetime.date
+) -> dict:
+    """Per (store, day, reason): how often it was given on the low scores submitted that
+    day (the reasons are a list per survey: counted here, not in SQL)."""
+    lo, hi = local_window(start, end)
+    low = Survey.objects.filter(submitted_at__gte=lo, submitted_at__lt=hi, is_low=True)
+    if store_ids is not None:
+        low = low.filter(store_id__in=list(store_ids))
+    out: dict = {}
+    for org_id, store_id, submitted, reasons in low.values_list(
+        "org_id", "store_id", "submitted_at", "reasons"
+    ).order_by():
+        day = timezone.localdate(submitted)
+        for code in reasons or ():
+            row = out.setdefault((store_id, day, str(code)[:40]), {"org_id": org_id, "n": 0})
+            row["n"] += 1
+    return out
+
+
 def raw_delete(qs) -> None:
     """DELETE the rows in one statement. ``QuerySet.delete`` would load every row and send
     its ``post_delete`` (the audit log and the rules listen to all models, and ignore these
@@ -432,20 +458,27 @@ def _insert(model, rows: Iterable[dict], batch: int = 1000) -> None:
 
 
 def _store(
-    store_ids: Iterable[int] | None, start, end, rows: dict, staff: dict, items: dict
+    store_ids: Iterable[int] | None,
+    start,
+    end,
+    rows: dict,
+    staff: dict,
+    items: dict,
+    reasons: dict,
 ) -> None:
     now = timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
     store_qs = DailyStoreStat.objects.filter(day__gte=start, day__lte=end)
     staff_qs = DailyStaffStat.objects.filter(day__gte=start, day__lte=end)
     item_qs = DailyItemStat.objects.filter(day__gte=start, day__lte=end)
+    reason_qs = DailyReasonStat.objects.filter(day__gte=start, day__lte=end)
     if store_ids is not None:
         store_qs = store_qs.filter(store_id__in=list(store_ids))
         staff_qs = staff_qs.filter(store_id__in=list(store_ids))
         item_qs = item_qs.filter(store_id__in=list(store_ids))
-    raw_delete(store_qs)
-    raw_delete(staff_qs)
-    raw_delete(item_qs)
+        reason_qs = reason_qs.filter(store_id__in=list(store_ids))
+    for qs in (store_qs, staff_qs, item_qs, reason_qs):
+        raw_delete(qs)
     _insert(
         DailyStoreStat,
         ({"store": s, "day": d, "computed_at": stamp, **v} for (s, d), v in rows.items()),
@@ -462,6 +495,13 @@ def _store(
         (
             {"store": s, "day": d, "name": n, "computed_at": stamp, **v}
             for (s, d, n), v in items.items()
+        ),
+    )
+    _insert(
+        DailyReasonStat,
+        (
+            {"store": s, "day": d, "reason": r, "computed_at": stamp, **v}
+            for (s, d, r), v in reasons.items()
         ),
     )
     _store_months(store_ids, start, end, now)
@@ -508,7 +548,8 @@ def _store_months(store_ids: Iterable[int] | None, start, end, now) -> None:
 def recompute_store_day(store_id: int, day: datetime.date) -> None:
     """Replace one store-day's rows with figures recomputed from the raw rows."""
     rows, staff = compute([store_id], day, day)
-    _store([store_id], day, day, rows, staff, compute_items([store_id], day, day))
+    items = compute_items([store_id], day, day)
+    _store([store_id], day, day, rows, staff, items, compute_reasons([store_id], day, day))
 
 
 @transaction.atomic
@@ -554,7 +595,8 @@ def rebuild(
     written = 0
     for first, last in month_chunks(start, end):
         rows, staff = compute(scan, first, last)
-        _store(store_ids, first, last, rows, staff, compute_items(scan, first, last))
+        items = compute_items(scan, first, last)
+        _store(store_ids, first, last, rows, staff, items, compute_reasons(scan, first, last))
         written += len(rows)
     return written
 
