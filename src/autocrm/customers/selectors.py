@@ -154,7 +154,10 @@ _PLATE_KEYS_ORG = "SELECT k.vehicle_id FROM customers_platekey k WHERE k.org_id 
 _PLATE_KEYS_STORES = (
     "SELECT k.vehicle_id FROM customers_platekey k WHERE k.home_store_id IN ({marks}) AND {cond}"
 )
-_PLATE_KEY_LIMIT = 200
+# Plate keys read per search: twice the hits wanted (a plate rarely matches a fragment at
+# two places), or many more when the province was typed, which is checked after the keys.
+_PLATE_KEYS_PER_HIT = 2
+_PLATE_KEY_LIMIT_PROVINCE = 200
 _sql_cache: dict[tuple, str] = {}
 
 
@@ -216,7 +219,7 @@ def _build(kind: str, n_stores: int, cond: str, order: str) -> str:
         return _VEHICLES.format(stores=stores, cond=cond, order=order)
     if kind == "plate vehicles":
         # Unary + keeps the scope terms off the indexes (SQLite and PostgreSQL alike): the
-        # ≤ 200 vehicle ids from the plate keys drive the query, never a walk of the org's
+        # few vehicle ids (≤ 200) from the plate keys drive the query, never a walk of the org's
         # vehicles in plate order (127 ms at chain scale without ANALYZE) or of the store's
         # (27–66 ms after it).
         stores = f" AND +v.home_store_id IN ({marks})" if n_stores else ""
@@ -289,9 +292,12 @@ def search(user: User, q: str, limit: int = SEARCH_LIMIT) -> list[Hit]:
             # scoped before the limit, so a store's own vehicles are not crowded out by others'
             key_cond, key_params = run.prefix("k.key", body)
             keys = run.sql("keys", n_stores, key_cond)
-            cond = f"v.id IN ({keys} LIMIT {_PLATE_KEY_LIMIT})"
             params = [*(stores or [org]), *key_params]
+            key_limit = (limit - len(hits)) * _PLATE_KEYS_PER_HIT
             if body != upper:  # the province was typed: it must match too
+                key_limit = _PLATE_KEY_LIMIT_PROVINCE
+            cond = f"v.id IN ({keys} LIMIT {key_limit})"
+            if body != upper:
                 cond += " AND substr(v.plate, 1, 1) = %s"
                 params.append(upper[:1])
             add_vehicles(cond, params, "plate", "v.plate", "plate vehicles")
