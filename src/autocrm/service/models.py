@@ -88,7 +88,10 @@ class Appointment(TimeStampedModel):
         ONLINE = "online", _("Online by the owner")
 
     org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="appointments")
+    # Leads appt_store_time (store, starts_at).
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="appointments", db_index=False
+    )
     customer = models.ForeignKey(
         Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="appointments"
     )
@@ -216,6 +219,7 @@ class WorkOrder(TimeStampedModel):
         verbose_name=_("stage"),
     )
     stage_entered_at = models.DateTimeField(null=True, blank=True)
+    # Indexed where set (wo_comeback_of): most orders are not comebacks.
     comeback_of = models.ForeignKey(
         "self",
         on_delete=models.SET_NULL,
@@ -223,6 +227,7 @@ class WorkOrder(TimeStampedModel):
         blank=True,
         related_name="+",
         verbose_name=_("comeback within warranty of"),
+        db_index=False,
     )
     source = models.ForeignKey(
         SourceChannel,
@@ -256,6 +261,11 @@ class WorkOrder(TimeStampedModel):
             # of settled_at / opened_at, rather than every finished order of the org.
             models.Index(fields=["org", "status", "settled_at"], name="wo_org_status_settled"),
             models.Index(fields=["org", "opened_at"], name="wo_org_opened"),
+            models.Index(
+                fields=["comeback_of"],
+                name="wo_comeback_of",
+                condition=Q(comeback_of__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -332,12 +342,21 @@ class WorkOrderLine(models.Model):
         WORKING = "working", _("In progress")
         DONE = "done", _("Done")
 
-    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="lines")
+    # Leads woline_wo (work_order, sort).
+    work_order = models.ForeignKey(
+        WorkOrder, on_delete=models.CASCADE, related_name="lines", db_index=False
+    )
     kind = models.CharField(_("type"), max_length=8, choices=Kind.choices)
     labour = models.ForeignKey(LabourItem, on_delete=models.PROTECT, null=True, blank=True)
     part = models.ForeignKey(Part, on_delete=models.PROTECT, null=True, blank=True)
+    # The three keys below are rarely set: indexed where set (Meta), not on every line.
     package = models.ForeignKey(
-        ServicePackage, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ServicePackage,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     code = models.CharField(_("code"), max_length=40, blank=True)
     name = models.CharField(_("item"), max_length=100)
@@ -354,7 +373,7 @@ class WorkOrderLine(models.Model):
     )
     amount = models.DecimalField(_("amount"), default=ZERO, **MONEY)
     discount_approved_by = models.ForeignKey(
-        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     customer_supplied = models.BooleanField(_("supplied by the owner"), default=False)
     approval = models.CharField(
@@ -374,7 +393,12 @@ class WorkOrderLine(models.Model):
         User, blank=True, related_name="assigned_lines", verbose_name=_("technicians")
     )
     recommendation = models.ForeignKey(
-        "Recommendation", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "Recommendation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     sort = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -383,7 +407,22 @@ class WorkOrderLine(models.Model):
         verbose_name = _("work order line")
         verbose_name_plural = _("work order lines")
         ordering = ["sort", "id"]
-        indexes = [models.Index(fields=["work_order", "sort"], name="woline_wo")]
+        indexes = [
+            models.Index(fields=["work_order", "sort"], name="woline_wo"),
+            models.Index(
+                fields=["package"], name="woline_package", condition=Q(package__isnull=False)
+            ),
+            models.Index(
+                fields=["discount_approved_by"],
+                name="woline_discount_by",
+                condition=Q(discount_approved_by__isnull=False),
+            ),
+            models.Index(
+                fields=["recommendation"],
+                name="woline_reco",
+                condition=Q(recommendation__isnull=False),
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="woline_quantity_positive")
         ]
@@ -616,14 +655,23 @@ class Payment(models.Model):
         REFUND = "refund", _("Refund")
         REVERSAL = "reversal", _("Reversal")
 
-    org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
+    # org and store lead payment_org_time and payment_store_time.
+    org = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+", db_index=False)
     work_order = models.ForeignKey(WorkOrder, on_delete=models.PROTECT, related_name="payments")
     method = models.CharField(_("method"), max_length=8, choices=Method.choices)
     kind = models.CharField(_("type"), max_length=8, choices=Kind.choices, default=Kind.PAYMENT)
     amount = models.DecimalField(_("amount"), **MONEY)
+    # Indexed where set (payment_reverses): few payments reverse another.
     reverses = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversals",
+        db_index=False,
     )
     reference = models.CharField(_("reference"), max_length=60, blank=True)
     received_by = models.ForeignKey(
@@ -638,6 +686,9 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["store", "created_at"], name="payment_store_time"),
             models.Index(fields=["org", "created_at"], name="payment_org_time"),  # HQ takings
+            models.Index(
+                fields=["reverses"], name="payment_reverses", condition=Q(reverses__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -662,7 +713,10 @@ class Recommendation(TimeStampedModel):
 
     org = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
-    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="recommendations")
+    # Leads reco_vehicle (vehicle, status).
+    vehicle = models.ForeignKey(
+        Vehicle, on_delete=models.CASCADE, related_name="recommendations", db_index=False
+    )
     customer = models.ForeignKey(
         Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -678,8 +732,14 @@ class Recommendation(TimeStampedModel):
     status = models.CharField(
         _("status"), max_length=9, choices=Status.choices, default=Status.OPEN
     )
+    # Indexed where set (reco_resolved): open recommendations have none.
     resolved_work_order = models.ForeignKey(
-        WorkOrder, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        WorkOrder,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
 
@@ -687,7 +747,14 @@ class Recommendation(TimeStampedModel):
         verbose_name = _("recommendation")
         verbose_name_plural = _("recommendations")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["vehicle", "status"], name="reco_vehicle")]
+        indexes = [
+            models.Index(fields=["vehicle", "status"], name="reco_vehicle"),
+            models.Index(
+                fields=["resolved_work_order"],
+                name="reco_resolved",
+                condition=Q(resolved_work_order__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
