@@ -103,22 +103,30 @@ class DailyStaffStat(models.Model):
         return f"{self.store_id} {self.day} {self.user_id}"
 
 
-class DailyItemStat(models.Model):
-    """One item's approved lines on a store-day's visits (grouped by the line's name, as the
-    dashboard's popular services are): how many, their amount and their parts cost. Derived
-    like ``DailyStoreStat`` and recomputed with it."""
+class ItemFigures(models.Model):
+    """An item's approved lines (grouped by the line's name) in a store over a day or a
+    month: how many, their amount and their parts cost."""
 
     scope_org = "org"
     scope_store = "store"
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField(_("day"))
     name = models.CharField(_("item"), max_length=100)
     lines = models.PositiveIntegerField(_("lines"), default=0)
     revenue = models.DecimalField(_("amount"), **MONEY)
     cost = models.DecimalField(_("parts cost"), **COST)
     computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class DailyItemStat(ItemFigures):
+    """One item's approved lines on a store-day's visits (grouped as the dashboard's popular
+    services are). Derived like ``DailyStoreStat`` and recomputed with it."""
+
+    day = models.DateField(_("day"))
 
     class Meta:
         verbose_name = _("daily item figures")
@@ -161,21 +169,11 @@ class DailyReasonStat(models.Model):
         return f"{self.store_id} {self.day} {self.reason}"
 
 
-class MonthlyItemStat(models.Model):
+class MonthlyItemStat(ItemFigures):
     """The ``DailyItemStat`` rows of a store-month summed (``month`` is its first day), so a
     long period reads a row per item and month instead of one per item and day."""
 
-    scope_org = "org"
-    scope_store = "store"
-
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
     month = models.DateField(_("month"))
-    name = models.CharField(_("item"), max_length=100)
-    lines = models.PositiveIntegerField(_("lines"), default=0)
-    revenue = models.DecimalField(_("amount"), **MONEY)
-    cost = models.DecimalField(_("parts cost"), **COST)
-    computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name = _("monthly item figures")
