@@ -312,3 +312,17 @@ def test_dashboard_page_shows_when_stored_figures_were_computed(world, chain, cl
     assert 'data-testid="tile-as-of"' in page and "截至" in page
     # The quick periods are links to the periods the worker keeps.
     assert 'data-testid="period-last_12_months"' in page
+
+
+def test_worker_task_keeps_the_quick_periods(world, chain, client):
+    """The 10-minute task stores the quick periods' figures; the dashboard's default period
+    (this month so far) and its quick links then read them."""
+    from autocrm.reports import builder
+    from autocrm.reports.tasks import refresh_period_figures
+
+    refresh_period_figures.call_local()
+    kept = set(PeriodFigure.objects.values_list("start", "end").distinct())
+    assert kept == {builder.period_window(p) for p in figures.PRESETS}
+    client.force_login(world.hq)
+    page = client.get("/reports/").content.decode()
+    assert 'data-testid="tile-as-of"' in page
