@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 NAV = [
     ("home", _("Home"), "home.view"),
     ("customer_list", _("Customers"), "customer.list"),
+    ("vehicle_list", _("Vehicles"), "customer.list"),
     ("floor_jobs", _("My jobs"), "workorder.work"),
     ("task_inbox", _("Tasks"), "task.view"),
     ("workorder_list", _("Work orders"), "workorder.edit"),

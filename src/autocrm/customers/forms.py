@@ -27,7 +27,30 @@ def _choice(value) -> int | None:
     return int(value) if value not in (None, "") else None
 
 
-class CustomerFilterForm(StyledMixin, forms.Form):
+class CustomFiltersMixin:
+    """A list's filter form: one control per custom field the user may see and filter on
+    (``customfilters``)."""
+
+    def add_custom_filters(self, custom) -> None:
+        self.custom_definitions = list(custom)
+        for definition in self.custom_definitions:
+            for name, field in customfilters.form_fields(definition).items():
+                self.fields[name] = field
+                style_widget(field)
+
+    def custom_filters(self) -> list[tuple[str, bool, list]]:
+        """(label, is a range, bound fields) per custom field, for the filter bar."""
+        return [
+            (
+                d.label(),
+                d.type in customfilters.RANGED,
+                [self[n] for n in customfilters.names(d)],
+            )
+            for d in self.custom_definitions
+        ]
+
+
+class CustomerFilterForm(CustomFiltersMixin, StyledMixin, forms.Form):
     """The list's filters, read from the query string; invalid values are simply ignored."""
 
     q = forms.CharField(required=False, max_length=100)
@@ -49,12 +72,7 @@ class CustomerFilterForm(StyledMixin, forms.Form):
 
     def __init__(self, *args, stores=(), tags=(), sources=(), custom=(), **kwargs):
         super().__init__(*args, **kwargs)
-        # custom fields the user may see and filter on (``customfilters``): one control each
-        self.custom_definitions = list(custom)
-        for definition in self.custom_definitions:
-            for name, field in customfilters.form_fields(definition).items():
-                self.fields[name] = field
-                style_widget(field)
+        self.add_custom_filters(custom)
         self.fields["store"].choices = [("", _("All stores"))] + [(s.pk, s.name) for s in stores]
         self.fields["tag"].choices = [("", _("All tags"))] + [(t.pk, t.name) for t in tags]
         self.fields["source"].choices = [("", _("All sources"))] + [(s.pk, s.name) for s in sources]
@@ -91,16 +109,54 @@ class CustomerFilterForm(StyledMixin, forms.Form):
             "custom": customfilters.values(self.custom_definitions, data),
         }
 
-    def custom_filters(self) -> list[tuple[str, bool, list]]:
-        """(label, is a range, bound fields) per custom field, for the filter bar."""
-        return [
-            (
-                d.label(),
-                d.type in customfilters.RANGED,
-                [self[n] for n in customfilters.names(d)],
-            )
-            for d in self.custom_definitions
-        ]
+
+class VehicleFilterForm(CustomFiltersMixin, StyledMixin, forms.Form):
+    """The vehicle list's filters, read from the query string; invalid values are ignored."""
+
+    q = forms.CharField(required=False, max_length=100)
+    store = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    brand = forms.CharField(required=False, max_length=40)
+    fuel = forms.ChoiceField(required=False)
+    insurance_days = forms.IntegerField(required=False, min_value=0, max_value=366)
+    inspection_days = forms.IntegerField(required=False, min_value=0, max_value=366)
+    order = forms.ChoiceField(
+        required=False, choices=[("", _("Newest first")), ("oldest", _("Oldest first"))]
+    )
+
+    def __init__(self, *args, stores=(), custom=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_custom_filters(custom)
+        self.fields["store"].choices = [("", _("All stores"))] + [(s.pk, s.name) for s in stores]
+        self.fields["fuel"].choices = [("", _("Any fuel")), *Vehicle.Fuel.choices]
+        placeholders = {
+            "q": _("Plate, VIN or owner"),
+            "brand": _("Vehicle brand"),
+            "insurance_days": _("Insurance due in … days"),
+            "inspection_days": _("Inspection due in … days"),
+        }
+        for name, text in placeholders.items():
+            self.fields[name].widget.attrs.update(placeholder=text, **{"aria-label": text})
+        self.fields["q"].widget.input_type = "search"
+        for name, text in (("store", _("Store")), ("fuel", _("Fuel")), ("order", _("Order"))):
+            self.fields[name].widget.attrs["aria-label"] = text
+
+    def filter_values(self) -> dict:
+        """Keyword arguments for ``selectors.VehicleFilter`` from the valid fields."""
+        self.is_valid()
+        data = self.cleaned_data
+        return {
+            "q": data.get("q") or "",
+            "store_id": data.get("store"),
+            "brand": (data.get("brand") or "").strip(),
+            "fuel": data.get("fuel") or "",
+            "insurance_within_days": data.get("insurance_days"),
+            "inspection_within_days": data.get("inspection_days"),
+            "custom": customfilters.values(self.custom_definitions, data),
+        }
+
+    def oldest_first(self) -> bool:
+        self.is_valid()
+        return self.cleaned_data.get("order") == "oldest"
 
 
 class CustomerForm(CustomFieldsMixin, StyledMixin, forms.Form):

@@ -213,6 +213,64 @@ def merge_customers(actor: User, keep: Customer, drop: Customer) -> Customer:
     return keep
 
 
+def vehicle_list_xlsx(actor: User, vehicles: QuerySet[Vehicle], limit: int = 100_000) -> bytes:
+    """The filtered vehicle list as Excel (streamed rows; owners' mobiles masked unless the
+    role calls customers); the export is audited like the customer list's."""
+    require(actor, "customer.export")
+    show_phone = actor.can("customer.phone")
+    fields = customfields.visible(actor, "vehicle")
+    wb = xlsx.new_workbook()
+    sheet = wb.create_sheet(_("Vehicles"))
+    xlsx.append(
+        sheet,
+        [
+            _("Plate"),
+            _("VIN"),
+            _("Brand"),
+            _("Model"),
+            _("Fuel"),
+            _("Owner"),
+            _("Mobile"),
+            _("Home store"),
+            _("Current mileage (km)"),
+            _("Insurance expires"),
+            _("Annual inspection due"),
+            *[f.label() for f in fields],
+        ],
+    )
+    rows = 0
+    for v in vehicles.select_related("home_store", "owner")[:limit].iterator(chunk_size=2000):
+        rows += 1
+        mobile = v.owner.mobile if v.owner else ""
+        xlsx.append(
+            sheet,
+            [
+                v.plate,
+                v.vin,
+                v.brand,
+                v.model,
+                v.get_fuel_display() if v.fuel else "",
+                v.owner.name if v.owner else "",
+                mobile if show_phone else mask_mobile(mobile),
+                v.home_store.name,
+                v.current_mileage,
+                v.insurance_expires_on.isoformat() if v.insurance_expires_on else "",
+                v.inspection_due_on.isoformat() if v.inspection_due_on else "",
+                *[value for _group, _label, value in customfields.display_with(fields, v.custom)],
+            ],
+        )
+    content = xlsx.workbook_bytes(wb)
+    audit.record_event(
+        "reveal",
+        Vehicle,
+        f"{rows} × vehicle list export",
+        {"rows": [None, rows]},
+        org_id=actor.org_id,
+        user=actor,
+    )
+    return content
+
+
 def list_xlsx(actor: User, customers: QuerySet[Customer], limit: int = 100_000) -> bytes:
     """The filtered customer list as Excel (streamed rows; mobiles masked unless the role
     calls customers)."""

@@ -422,6 +422,46 @@ class CustomerFilter:
     custom: dict = field(default_factory=dict)  # key -> value (exact), see customfilters
 
 
+@dataclass
+class VehicleFilter:
+    q: str = ""
+    store_id: int | None = None
+    brand: str = ""
+    fuel: str = ""
+    insurance_within_days: int | None = None
+    inspection_within_days: int | None = None
+    custom: dict = field(default_factory=dict)  # key -> value, see customfilters
+
+
+def _due_within(qs, name: str, days: int | None):
+    """``name`` (a date) falls from today to ``days`` days ahead."""
+    if days is None:
+        return qs
+    today = timezone.localdate()
+    return qs.filter(
+        **{f"{name}__gte": today, f"{name}__lte": today + datetime.timedelta(days=days)}
+    )
+
+
+def vehicle_list(user: User, f: VehicleFilter | None = None) -> QuerySet[Vehicle]:
+    """The vehicles the user may see, filtered; only custom fields the user sees filter."""
+    f = f or VehicleFilter()
+    qs = visible_vehicles(user).select_related("home_store", "owner")
+    if f.store_id:
+        qs = qs.filter(home_store_id=f.store_id)
+    if f.brand:
+        qs = qs.filter(brand=f.brand)
+    if f.fuel:
+        qs = qs.filter(fuel=f.fuel)
+    qs = _due_within(qs, "insurance_expires_on", f.insurance_within_days)
+    qs = _due_within(qs, "inspection_due_on", f.inspection_within_days)
+    qs = customfilters.apply(qs, user, "vehicle", f.custom)
+    if f.q:
+        ids = [h.vehicle.pk for h in search(user, f.q, limit=200) if h.vehicle]
+        qs = qs.filter(pk__in=ids)
+    return qs
+
+
 def customer_list(user: User, f: CustomerFilter | None = None) -> QuerySet[Customer]:
     f = f or CustomerFilter()
     qs = visible_customers(user).select_related("home_store", "source")

@@ -18,6 +18,8 @@ urlpatterns = [
         views.customer_interaction,
         name="customer_interaction",
     ),
+    path("vehicles/", views.vehicle_list, name="vehicle_list"),
+    path("vehicles/export.xlsx", views.vehicle_list_export, name="vehicle_list_export"),
     path("vehicles/new/", views.vehicle_create, name="vehicle_create"),
     path("vehicles/<int:pk>/", views.vehicle_detail, name="vehicle_detail"),
     path("vehicles/<int:pk>/edit/", views.vehicle_edit, name="vehicle_edit"),

@@ -26,6 +26,7 @@ from autocrm.customers.forms import (
     CustomerForm,
     InteractionForm,
     MileageForm,
+    VehicleFilterForm,
     VehicleForm,
     org_sources,
     org_tags,
@@ -64,6 +65,41 @@ def customer_list(request):
     }
     template = "customers/_customer_rows.html" if is_partial(request) else "customers/list.html"
     return render(request, template, context)
+
+
+def _vehicle_filters(request) -> tuple[VehicleFilterForm, list]:
+    stores = list(visible_stores(request.user))
+    form = VehicleFilterForm(
+        request.GET, stores=stores, custom=customfilters.filterable(request.user, "vehicle")
+    )
+    return form, stores
+
+
+@capability_required("customer.list")
+def vehicle_list(request):
+    user = request.user
+    form, stores = _vehicle_filters(request)
+    vehicles = selectors.vehicle_list(user, selectors.VehicleFilter(**form.filter_values()))
+    page = page_for_request(request, vehicles, PAGE_SIZE, descending=not form.oldest_first())
+    context = {
+        **page,
+        "form": form,
+        "vehicles": page["items"],
+        "show_store_filter": len(stores) > 1,
+        "show_phone": False,  # masked in lists, as on the customer list
+        "export_oob": is_partial(request),
+    }
+    rows = "customers/_vehicle_rows.html"
+    return render(request, rows if is_partial(request) else "customers/vehicle_list.html", context)
+
+
+@capability_required("customer.export")
+def vehicle_list_export(request):
+    user = request.user
+    form, _stores = _vehicle_filters(request)
+    qs = selectors.vehicle_list(user, selectors.VehicleFilter(**form.filter_values()))
+    qs = qs.order_by("pk" if form.oldest_first() else "-pk")
+    return download(privacy.vehicle_list_xlsx(user, qs), "vehicles.xlsx", XLSX)
 
 
 # --- customer form ------------------------------------------------------------------------
