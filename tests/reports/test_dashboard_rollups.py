@@ -326,3 +326,25 @@ def test_worker_task_keeps_the_quick_periods(world, chain, client):
     client.force_login(world.hq)
     page = client.get("/reports/").content.decode()
     assert 'data-testid="tile-as-of"' in page
+
+
+def test_this_month_so_far_reads_the_month_row(world, chain):
+    """A period from the 1st to today reads this month's item row (nothing is rolled up after
+    today); the figures equal the raw ones. A period ending before today reads the days."""
+    today = timezone.localdate()
+    first = today.replace(day=1)
+    wo = visit(world.a1, cf.customer(world.a1), today, "226", labour="200")
+    sf.line(wo, "今日保养", price="200.00", approval="approved")
+    rollups.refresh_work_order(wo.pk)
+    rolled, raw = _bases(world.hq, first, today)
+    with CaptureQueriesContext(connection) as ctx:
+        got = sections.popular_services(rolled)
+    assert got == sections.popular_services(raw)
+    assert [s["label"] for s in got["revenue"]] == ["今日保养"]
+    reads = [q["sql"] for q in ctx.captured_queries if "SUM(" in q["sql"]]
+    assert len(reads) == 1 and "reports_monthlyitemstat" in reads[0]
+    if today.day > 1:  # up to yesterday: the month is not over, the days are read
+        rolled, raw = _bases(world.hq, first, today - datetime.timedelta(days=1))
+        with CaptureQueriesContext(connection) as ctx:
+            assert sections.popular_services(rolled) == sections.popular_services(raw)
+        assert "reports_monthlyitemstat" not in " ".join(q["sql"] for q in ctx.captured_queries)

@@ -65,6 +65,12 @@ class Survey(models.Model):
         ordering = ["-submitted_at", "-id"]
         indexes = [
             models.Index(fields=["store", "is_low", "handled_at"], name="survey_alerts"),
+            # The open alerts of a whole org (HQ's count): only the unhandled low scores.
+            models.Index(
+                fields=["org"],
+                name="survey_open_alerts",
+                condition=models.Q(is_low=True, handled_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
