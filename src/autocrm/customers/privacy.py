@@ -259,16 +259,7 @@ def vehicle_list_xlsx(actor: User, vehicles: QuerySet[Vehicle], limit: int = 100
                 *[value for _group, _label, value in customfields.display_with(fields, v.custom)],
             ],
         )
-    content = xlsx.workbook_bytes(wb)
-    audit.record_event(
-        "reveal",
-        Vehicle,
-        f"{rows} × vehicle list export",
-        {"rows": [None, rows]},
-        org_id=actor.org_id,
-        user=actor,
-    )
-    return content
+    return _audited_export(actor, wb, Vehicle, f"{rows} × vehicle list export", rows)
 
 
 def list_xlsx(actor: User, customers: QuerySet[Customer], limit: int = 100_000) -> bytes:
@@ -315,13 +306,13 @@ def list_xlsx(actor: User, customers: QuerySet[Customer], limit: int = 100_000) 
                 *[value for _group, _label, value in customfields.display_with(fields, c.custom)],
             ],
         )
+    return _audited_export(actor, wb, Customer, f"{rows} × customer list export", rows)
+
+
+def _audited_export(actor: User, wb, model, label: str, rows: int) -> bytes:
+    """The workbook's bytes; the export recorded as a reveal of ``rows`` records."""
     content = xlsx.workbook_bytes(wb)
     audit.record_event(
-        "reveal",
-        Customer,
-        f"{rows} × customer list export",
-        {"rows": [None, rows]},
-        org_id=actor.org_id,
-        user=actor,
+        "reveal", model, label, {"rows": [None, rows]}, org_id=actor.org_id, user=actor
     )
     return content
