@@ -106,13 +106,68 @@ def test_lines_by_technician_and_store_month_use_the_index(world, january):
         from django.test.utils import CaptureQueriesContext
 
         with CaptureQueriesContext(connection) as queries:
-            builder.run(report, world.hq)
+            builder.run(report, world.hq, rollups=False)  # the raw path (a filter takes it)
         sql = queries.captured_queries[-1]["sql"]
         with connection.cursor() as cur:
             cur.execute(f"EXPLAIN QUERY PLAN {sql}")
             plan = " ".join(str(row) for row in cur.fetchall())
         assert "wo_store_settled" in plan
         assert "woline_wo" in plan or "work_order_id" in plan
+
+
+LINES_ROLLED = [
+    (["store", "month"], [{"agg": "count"}, {"agg": "sum", "field": "amount"}]),
+    (["region", "item"], [{"agg": "sum", "field": "amount"}]),
+    (["month", "store", "item"], [{"agg": "count"}]),
+    (["item"], [{"agg": "count"}, {"agg": "sum", "field": "amount"}]),
+]
+
+
+@pytest.mark.parametrize(("dims", "measures"), LINES_ROLLED)
+def test_lines_from_the_item_rollups_equal_the_raw_lines(world, january, dims, measures):
+    """Lines counted or summed by store, region, item and month are read from the item
+    rollups: the same rows as the raw lines for whole months, edges of months, this month so
+    far and another user's scope; with a filter, another measure or another dimension the
+    raw lines are read."""
+    import datetime
+
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from autocrm.reports import rollups
+    from tests import customer_factories as cf
+    from tests import service_factories as sf
+    from tests.reports.conftest import visit
+
+    today = timezone.localdate()
+    wo = visit(world.a1, cf.customer(world.a1), today, "226", labour="200")
+    sf.line(wo, "今日保养", price="200.00", approval="approved")
+    rollups.rebuild()
+    report = builder.create_report(
+        world.hq, name="行", dataset="work_order_lines", dimensions=dims, measures=measures
+    )
+    periods = [
+        (JAN_1, JAN_31),
+        (datetime.date(2026, 1, 10), datetime.date(2026, 2, 20)),
+        (today.replace(day=1), today),
+        builder.period_window("last_12_months"),
+    ]
+    for user in (world.hq, world.manager_a1, world.other_admin):
+        for start, end in periods:
+            with CaptureQueriesContext(connection) as ctx:
+                rolled = builder.run(report, user, start, end)
+            raw = builder.run(report, user, start, end, rollups=False)
+            where = f"{user}, {start}–{end}"
+            assert sorted(map(str, rolled.rows)) == sorted(map(str, raw.rows)), where
+            sql = " ".join(q["sql"] for q in ctx.captured_queries)
+            assert "service_workorderline" not in sql, where
+    jan = builder.run(report, world.hq, JAN_1, JAN_31)
+    assert jan.rows and jan.columns == builder.run(report, world.hq, JAN_1, JAN_31).columns
+    # Another measure: the raw lines.
+    report.measures = [{"agg": "avg", "field": "amount"}]
+    with CaptureQueriesContext(connection) as ctx:
+        builder.run(report, world.hq, JAN_1, JAN_31)
+    assert "service_workorderline" in " ".join(q["sql"] for q in ctx.captured_queries)
 
 
 def test_customers_by_source_channel(world, january):

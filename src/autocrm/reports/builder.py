@@ -616,9 +616,13 @@ def run(
     end: datetime.date | None = None,
     *,
     limit: int = ROW_LIMIT,
+    rollups: bool = True,
 ) -> Result:
     """The report's groups on the viewer's scope: one grouped query, at most ``limit`` rows.
-    A filter naming a field that is gone (a deleted custom field) gives ``error``, no rows."""
+    A filter naming a field that is gone (a deleted custom field) gives ``error``, no rows.
+    Lines grouped by store, region, item or month, counted or summed by amount over a
+    period, unfiltered, are read from the item rollups (``rollups``; the worker keeps them a
+    few seconds behind the settlements)."""
     ds = DATASETS.get(report.dataset)
     result = Result(report)
     if ds is None:
@@ -638,6 +642,9 @@ def run(
     result.columns = [str(ds.dims[d].label) for d in dims] + [
         measure_label(ds, m) for m in measures
     ]
+    if rollups and _from_item_rollups(report, viewer, ds, dims, measures, start, end):
+        _run_rolled(result, viewer, dims, measures, start, end, limit)
+        return result
     qs = scoping.scoped(ds.base(), viewer)
     if not viewer.can("reports.store") and ds.key in OWN_PATHS:
         # Shared with a role that sees only its own figures (an advisor), as the KPI library
@@ -718,6 +725,72 @@ def run(
             cells[key] = _measure_value(measures[0], item.get("m0"))
         result.pivot_cells = cells
     return result
+
+
+# The line dimensions the item rollups hold: (path on the rollup row, its label's path).
+ROLLED_LINE_DIMS = {
+    "store": ("store_id", "store__name"),
+    "region": ("store__region_id", "store__region__name"),
+    "item": ("name", None),
+    "month": (None, None),
+}
+
+
+def _from_item_rollups(report, viewer, ds, dims, measures, start, end) -> bool:
+    return (
+        ds.key == "work_order_lines"
+        and start is not None
+        and end is not None
+        and not report.filters
+        and viewer.can("reports.store")  # not an advisor's own lines
+        and bool(measures)
+        and set(dims) <= set(ROLLED_LINE_DIMS)
+        and all(
+            m["agg"] == "count" or (m["agg"], m["field"]) == ("sum", "amount") for m in measures
+        )
+    )
+
+
+def _run_rolled(result: Result, viewer, dims, measures, start, end, limit: int) -> None:
+    """``run`` over the month rows of the whole months and the day rows of the edges of the
+    period, merged here by the report's dimensions."""
+    from autocrm.reports import kpis
+    from autocrm.reports.models import DailyItemStat, MonthlyItemStat
+
+    stores = sorted(scoping.store_ids(viewer))
+    day_rows = scoping.scoped(DailyItemStat.objects.all(), viewer).filter(store_id__in=stores)
+    months, edges = kpis.split_item_months(day_rows, start, end)
+    paths = [p for d in dims for p in ROLLED_LINE_DIMS[d] if p]
+    parts = []
+    if months:
+        month_rows = scoping.scoped(MonthlyItemStat.objects.all(), viewer)
+        parts.append((month_rows.filter(store_id__in=stores, month__in=months), "month"))
+    for lo, hi in edges:
+        parts.append((day_rows.filter(day__gte=lo, day__lte=hi), "day"))
+    merged: dict[tuple, dict] = {}
+    for qs, when in parts:
+        grouped = qs.values(*paths, *([when] if "month" in dims else []))
+        for row in grouped.annotate(n=Sum("lines"), amount=Sum("revenue")).order_by():
+            item = {}
+            for i, d in enumerate(dims):
+                path, label = ROLLED_LINE_DIMS[d]
+                if d == "month":
+                    item[f"d{i}"] = row[when].replace(day=1)
+                    continue
+                item[f"d{i}"] = row[path]
+                if label:
+                    item[f"l{i}"] = row[label]
+            key = tuple(item[f"d{i}"] for i in range(len(dims)))
+            into = merged.setdefault(key, {**item, "n": 0, "amount": Decimal(0)})
+            into["n"] += row["n"] or 0
+            into["amount"] += row["amount"] or 0
+    ordered = sorted(merged.items(), key=lambda kv: [(v is None, v) for v in kv[0]])
+    result.truncated = len(ordered) > limit
+    for _key, item in ordered[:limit]:
+        row = [_dim_label(DATASETS["work_order_lines"], d, item, i) for i, d in enumerate(dims)]
+        values = [item["n"] if m["agg"] == "count" else item["amount"] for m in measures]
+        row += [_measure_value(m, v) for m, v in zip(measures, values, strict=True)]
+        result.rows.append(row)
 
 
 NON_ADDITIVE = ("avg", "distinct")

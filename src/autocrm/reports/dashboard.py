@@ -16,7 +16,7 @@ from autocrm.core.models import Store, User
 from autocrm.feedback.models import LOW_REASONS
 from autocrm.reports import kpis
 from autocrm.reports.models import DailyStoreStat
-from autocrm.reports.rollups import FINISHED, month_span
+from autocrm.reports.rollups import FINISHED
 from autocrm.service.models import WorkOrderLine
 
 RANK_LIMIT = 10
@@ -212,10 +212,8 @@ def _service_rows(b: kpis.Basis) -> list[dict]:
 def _service_rows_rolled(b: kpis.Basis) -> list[dict]:
     """From the month rows for the whole months of the period and the day rows for its
     edges: two grouped queries at most, merged by name."""
-    months, edges = kpis.split_months(b.start, b.end)
     stores = sorted(b.store_ids)
-    if edges and _month_so_far(b, stores, *edges[-1]):
-        months, edges = [*months, edges[-1][0]], edges[:-1]
+    months, edges = kpis.split_item_months(b.item_days.filter(store_id__in=stores), b.start, b.end)
     parts = []
     if months:
         parts.append(b.item_months.filter(store_id__in=stores, month__in=months))
@@ -238,16 +236,6 @@ def _service_rows_rolled(b: kpis.Basis) -> list[dict]:
             into["revenue"] += row["revenue"] or 0
             into["cost"] += row["cost"] or 0
     return list(merged.values())
-
-
-def _month_so_far(b: kpis.Basis, stores: list[int], lo, hi) -> bool:
-    """Whether ``lo``…``hi`` is the current month so far with nothing rolled up after ``hi``:
-    its month row then holds exactly these days (this month and the last 12 months end
-    today)."""
-    if lo.day != 1 or hi < timezone.localdate():
-        return False
-    _first, last = month_span(lo, lo)
-    return not b.item_days.filter(store_id__in=stores, day__gt=hi, day__lte=last).exists()
 
 
 def _popular(rows: list[dict], limit: int) -> dict:

@@ -450,6 +450,23 @@ def split_months(
     return months, edges
 
 
+def split_item_months(
+    item_days: QuerySet, start: datetime.date, end: datetime.date
+) -> tuple[list[datetime.date], list[tuple[datetime.date, datetime.date]]]:
+    """``split_months`` for the item rollups: the current month so far counts as a whole
+    month when nothing is rolled up after ``end`` in it (``item_days``, the reader's scoped
+    day rows), so this month and the last 12 months read its month row, not its days."""
+    months, edges = split_months(start, end)
+    if edges:
+        lo, hi = edges[-1]
+        if lo.day == 1 and hi >= timezone.localdate():
+            following = (lo + datetime.timedelta(days=32)).replace(day=1)
+            later = item_days.filter(day__gt=hi, day__lt=following)
+            if not later.exists():
+                months, edges = [*months, lo], edges[:-1]
+    return months, edges
+
+
 def _rolled(b: Basis) -> dict:
     """The period's sums of the store-day rollups, read once for every metric of a page."""
     return _once(b, "days", _read_rolled)
