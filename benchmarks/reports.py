@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python benchmarks/reports.py [--scale chain] [--databases sqlite,postgres]
        [--requests 50] [--budget 30] [--keep] [--strict] [--only dashboard_hq,...]
-       [--rebuild-months N]
+       [--rebuild-months N | --no-rebuild]
 
 For each database a child process loads the demo (``autocrm demo --scale <scale> --no-serve``)
 into a throw-away AUTOCRM_VAR (SQLite there, or a throw-away PostgreSQL database made and
@@ -142,12 +142,10 @@ def _get(client, path: str, **headers):
 def measure(args: argparse.Namespace, started: float, out: Path) -> bool:
     from django.core.management import call_command
     from django.db import connection
-    from django.test import Client
 
-    from autocrm.core import audit, services
-    from autocrm.core.models import Store, User
+    from autocrm.core.models import Store
     from autocrm.customers.models import Customer
-    from autocrm.reports import builder, drill, figures, rollups
+    from autocrm.reports import builder, rollups
     from autocrm.reports.models import DailyStoreStat
     from autocrm.service.models import WorkOrder, WorkOrderLine
 
@@ -166,6 +164,8 @@ def measure(args: argparse.Namespace, started: float, out: Path) -> bool:
             cursor.execute("ANALYZE")
     rows: dict = {}
 
+    if args.no_rebuild:  # a kept demo's rollups, as its load built them
+        return _after_rebuild(args, rows, result, out, result["counts"])
     t0 = time.perf_counter()
     since = None
     if args.rebuild_months:  # the dashboards' months only (the rest as the demo built them)
@@ -181,6 +181,18 @@ def measure(args: argparse.Namespace, started: float, out: Path) -> bool:
         f"({DailyStoreStat.objects.count()} rows)",
         flush=True,
     )
+
+    return _after_rebuild(args, rows, result, out, result["counts"])
+
+
+def _after_rebuild(
+    args: argparse.Namespace, rows: dict, result: dict, out: Path, counts: dict
+) -> bool:
+    from django.test import Client
+
+    from autocrm.core import audit, services
+    from autocrm.core.models import User
+    from autocrm.reports import builder, drill, figures
 
     # The worker's 10-minute job: the return rate and booking conversion of the quick
     # periods per store, region and org (the dashboard reads them while fresh).
@@ -333,6 +345,7 @@ def run_database(db: str, args: argparse.Namespace, stamp: str) -> dict:
         cmd += ["--load-timeout", str(args.load_timeout)] + (["--keep"] if args.keep else [])
         cmd += ["--only", args.only] if args.only else []
         cmd += ["--rebuild-months", str(args.rebuild_months)] if args.rebuild_months else []
+        cmd += ["--no-rebuild"] if args.no_rebuild else []
         try:
             proc = subprocess.run(cmd, env=env, timeout=args.load_timeout + 1800, check=False)  # noqa: S603
         except subprocess.TimeoutExpired:
@@ -392,6 +405,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the data and databases")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--only", default="", help="comma-separated measurements to take")
+    parser.add_argument(
+        "--no-rebuild",
+        action="store_true",
+        help="measure on the rollups as they are (a demo reused with AUTOCRM_BENCH_DATA)",
+    )
     parser.add_argument(
         "--rebuild-months",
         type=int,
