@@ -198,6 +198,8 @@ class PeriodFigure(models.Model):
     basis finds its figure whatever the role that reads it."""
 
     scope_org = "org"
+    # Not one store's row: a reader finds only the key of the set of stores it sees itself.
+    scope_store = None
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     stores_key = models.CharField(max_length=40)
