@@ -138,6 +138,6 @@ def test_export_of_the_filtered_list_is_audited(world, fleet):
     ).exists()
 
 
-def test_selector_custom_field_of_another_entity_is_ignored(world, fleet):
+def test_selector_ignores_an_unknown_custom_key(world, fleet):
     f = selectors.VehicleFilter(custom={"no_such_key": "x"})
     assert selectors.vehicle_list(world.hq, f).count() == 3

@@ -162,7 +162,8 @@ def test_lines_from_the_item_rollups_equal_the_raw_lines(world, january, dims, m
             sql = " ".join(q["sql"] for q in ctx.captured_queries)
             assert "service_workorderline" not in sql, where
     jan = builder.run(report, world.hq, JAN_1, JAN_31)
-    assert jan.rows and jan.columns == builder.run(report, world.hq, JAN_1, JAN_31).columns
+    raw = builder.run(report, world.hq, JAN_1, JAN_31, rollups=False)
+    assert jan.rows and jan.columns == raw.columns
     # Another measure: the raw lines.
     report.measures = [{"agg": "avg", "field": "amount"}]
     with CaptureQueriesContext(connection) as ctx:

@@ -27,9 +27,18 @@ def _choice(value) -> int | None:
     return int(value) if value not in (None, "") else None
 
 
-class CustomFiltersMixin:
+class FilterBarMixin:
     """A list's filter form: one control per custom field the user may see and filter on
-    (``customfilters``)."""
+    (``customfilters``), and the bar's labels."""
+
+    def label_controls(self, placeholders: dict, labels: dict) -> None:
+        """Text inputs show their ``placeholders`` (also their accessible names), the other
+        controls get ``labels``; ``q`` is a search box."""
+        for name, text in placeholders.items():
+            self.fields[name].widget.attrs.update(placeholder=text, **{"aria-label": text})
+        for name, text in labels.items():
+            self.fields[name].widget.attrs["aria-label"] = text
+        self.fields["q"].widget.input_type = "search"
 
     def add_custom_filters(self, custom) -> None:
         self.custom_definitions = list(custom)
@@ -50,7 +59,7 @@ class CustomFiltersMixin:
         ]
 
 
-class CustomerFilterForm(CustomFiltersMixin, StyledMixin, forms.Form):
+class CustomerFilterForm(FilterBarMixin, StyledMixin, forms.Form):
     """The list's filters, read from the query string; invalid values are simply ignored."""
 
     q = forms.CharField(required=False, max_length=100)
@@ -76,22 +85,20 @@ class CustomerFilterForm(CustomFiltersMixin, StyledMixin, forms.Form):
         self.fields["store"].choices = [("", _("All stores"))] + [(s.pk, s.name) for s in stores]
         self.fields["tag"].choices = [("", _("All tags"))] + [(t.pk, t.name) for t in tags]
         self.fields["source"].choices = [("", _("All sources"))] + [(s.pk, s.name) for s in sources]
-        placeholders = {
-            "q": _("Plate, mobile, name or pinyin"),
-            "level": _("Level"),
-            "brand": _("Vehicle brand"),
-            "insurance_days": _("Insurance due in … days"),
-        }
-        for name, text in placeholders.items():
-            self.fields[name].widget.attrs.update(placeholder=text, **{"aria-label": text})
-        self.fields["q"].widget.input_type = "search"
-        for name, text in (
-            ("store", _("Store")),
-            ("tag", _("Tag")),
-            ("source", _("Source")),
-            ("consent", _("Consent")),
-        ):
-            self.fields[name].widget.attrs["aria-label"] = text
+        self.label_controls(
+            {
+                "q": _("Plate, mobile, name or pinyin"),
+                "level": _("Level"),
+                "brand": _("Vehicle brand"),
+                "insurance_days": _("Insurance due in … days"),
+            },
+            {
+                "store": _("Store"),
+                "tag": _("Tag"),
+                "source": _("Source"),
+                "consent": _("Consent"),
+            },
+        )
 
     def filter_values(self) -> dict:
         """Keyword arguments for ``selectors.CustomerFilter`` from the valid fields."""
@@ -110,7 +117,7 @@ class CustomerFilterForm(CustomFiltersMixin, StyledMixin, forms.Form):
         }
 
 
-class VehicleFilterForm(CustomFiltersMixin, StyledMixin, forms.Form):
+class VehicleFilterForm(FilterBarMixin, StyledMixin, forms.Form):
     """The vehicle list's filters, read from the query string; invalid values are ignored."""
 
     q = forms.CharField(required=False, max_length=100)
@@ -128,17 +135,15 @@ class VehicleFilterForm(CustomFiltersMixin, StyledMixin, forms.Form):
         self.add_custom_filters(custom)
         self.fields["store"].choices = [("", _("All stores"))] + [(s.pk, s.name) for s in stores]
         self.fields["fuel"].choices = [("", _("Any fuel")), *Vehicle.Fuel.choices]
-        placeholders = {
-            "q": _("Plate, VIN or owner"),
-            "brand": _("Vehicle brand"),
-            "insurance_days": _("Insurance due in … days"),
-            "inspection_days": _("Inspection due in … days"),
-        }
-        for name, text in placeholders.items():
-            self.fields[name].widget.attrs.update(placeholder=text, **{"aria-label": text})
-        self.fields["q"].widget.input_type = "search"
-        for name, text in (("store", _("Store")), ("fuel", _("Fuel")), ("order", _("Order"))):
-            self.fields[name].widget.attrs["aria-label"] = text
+        self.label_controls(
+            {
+                "q": _("Plate, VIN or owner"),
+                "brand": _("Vehicle brand"),
+                "insurance_days": _("Insurance due in … days"),
+                "inspection_days": _("Inspection due in … days"),
+            },
+            {"store": _("Store"), "fuel": _("Fuel"), "order": _("Order")},
+        )
 
     def filter_values(self) -> dict:
         """Keyword arguments for ``selectors.VehicleFilter`` from the valid fields."""

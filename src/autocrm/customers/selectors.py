@@ -481,13 +481,7 @@ def customer_list(user: User, f: CustomerFilter | None = None) -> QuerySet[Custo
         qs = qs.filter(consent_sms=False, consent_wechat=False)
     if f.brand:
         qs = qs.filter(vehicles__brand=f.brand)
-    if f.insurance_within_days is not None:
-        today = timezone.localdate()
-        qs = qs.filter(
-            vehicles__insurance_expires_on__gte=today,
-            vehicles__insurance_expires_on__lte=today
-            + datetime.timedelta(days=f.insurance_within_days),
-        )
+    qs = _due_within(qs, "vehicles__insurance_expires_on", f.insurance_within_days)
     qs = customfilters.apply(qs, user, "customer", f.custom)  # only fields the user sees
     if f.q:
         ids = [h.customer.pk for h in search(user, f.q, limit=200) if h.customer]

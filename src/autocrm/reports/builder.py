@@ -643,7 +643,7 @@ def run(
         measure_label(ds, m) for m in measures
     ]
     if rollups and _from_item_rollups(report, viewer, ds, dims, measures, start, end):
-        _run_rolled(result, viewer, dims, measures, start, end, limit)
+        _run_rolled(result, viewer, ds, dims, measures, start, end, limit)
         return result
     qs = scoping.scoped(ds.base(), viewer)
     if not viewer.can("reports.store") and ds.key in OWN_PATHS:
@@ -751,7 +751,7 @@ def _from_item_rollups(report, viewer, ds, dims, measures, start, end) -> bool:
     )
 
 
-def _run_rolled(result: Result, viewer, dims, measures, start, end, limit: int) -> None:
+def _run_rolled(result: Result, viewer, ds, dims, measures, start, end, limit: int) -> None:
     """``run`` over the month rows of the whole months and the day rows of the edges of the
     period, merged here by the report's dimensions."""
     from autocrm.reports import kpis
@@ -787,7 +787,7 @@ def _run_rolled(result: Result, viewer, dims, measures, start, end, limit: int) 
     ordered = sorted(merged.items(), key=lambda kv: [(v is None, v) for v in kv[0]])
     result.truncated = len(ordered) > limit
     for _key, item in ordered[:limit]:
-        row = [_dim_label(DATASETS["work_order_lines"], d, item, i) for i, d in enumerate(dims)]
+        row = [_dim_label(ds, d, item, i) for i, d in enumerate(dims)]
         values = [item["n"] if m["agg"] == "count" else item["amount"] for m in measures]
         row += [_measure_value(m, v) for m, v in zip(measures, values, strict=True)]
         result.rows.append(row)

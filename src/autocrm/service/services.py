@@ -889,8 +889,8 @@ ACTION_LABELS = {
 @audit.by_actor
 @transaction.atomic
 def perform(actor: User, wo: WorkOrder, action: str, *, version=None, **kwargs) -> WorkOrder:
-    """Run a named state action; illegal transitions are refused (409)."""
-    require_visible(actor, wo)
+    """Run a named state action; illegal transitions are refused (409). The order is read
+    again, locked and scoped to the actor (NotFound for one they may not see)."""
     return _perform(actor, wo.pk, action, version=version, **kwargs)
 
 
