@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -38,8 +40,12 @@ def test_phone_layout_and_menu(new_context, demo):
     expect(store_link).to_be_hidden()
     toggler.click()
     expect(toggler).to_have_attribute("aria-expanded", "true")
+    # The menu has finished unfolding (a tap during the animation would be lost).
+    expect(page.locator("#navbar-menu")).to_have_class(re.compile(r"\bshow\b"))
     # Stores are in the folded Admin menu.
-    page.click("[data-testid=main-nav] [data-testid=nav-admin]")
+    admin = page.locator("[data-testid=main-nav] [data-testid=nav-admin]")
+    admin.click()
+    expect(admin).to_have_attribute("aria-expanded", "true")
     expect(store_link).to_be_visible()
     assert page_width(page) <= WIDTH
     with page.expect_navigation():
