@@ -118,3 +118,35 @@ def test_empty(world):
     assert 'data-testid="empty"' in html
     html = client_for(world.manager_a1).get("/reports/rfm/?segment=high").content.decode()
     assert "该分群暂无客户。" in html
+
+
+def _ntile_min(values: list[int], buckets: int = 5) -> dict[int, int]:
+    """NTILE(buckets) of each row in sorted order (the first n mod buckets tiles one row
+    bigger), then, for each value, the lowest tile any row with it fell in."""
+    ordered = sorted(values)
+    n = len(ordered)
+    sizes = [n // buckets + (1 if t < n % buckets else 0) for t in range(buckets)]
+    tiles = [t + 1 for t, size in enumerate(sizes) for _ in range(size)]
+    lowest: dict[int, int] = {}
+    for value, tile in zip(ordered, tiles, strict=True):
+        lowest.setdefault(value, tile)
+    return lowest
+
+
+@pytest.mark.parametrize("visits", [[4, 1, 1, 2, 9, 3, 3], [1] * 4 + [2, 2, 3, 5, 5, 5, 8, 9, 12]])
+def test_quintiles_of_uneven_counts_match_ntile(world, visits):
+    """7 and 13 customers (not a multiple of five), with ties: scores as NTILE deals them."""
+    made = []
+    for i, n in enumerate(visits):
+        c = cf.customer(world.a1, name=f"频次{i}", mobile=f"1390000{i:04d}")
+        Customer.objects.filter(pk=c.pk).update(
+            visit_count=n,
+            lifetime_spend=Decimal(100 * n),
+            last_visit_at=NOW - datetime.timedelta(days=i + 1),
+        )
+        made.append((c.pk, n))
+    assert rfm.compute(now=NOW) == len(visits)
+    expected = _ntile_min(visits)
+    got = dict(CustomerRFM.objects.values_list("customer_id", "f"))
+    assert {pk: got[pk] for pk, _n in made} == {pk: expected[n] for pk, n in made}
+    assert dict(CustomerRFM.objects.values_list("customer_id", "m")) == got

@@ -59,6 +59,18 @@ def _recency_sql() -> str:
     return "CAST(julianday(%s) - julianday(c.last_visit_at) AS INTEGER)"
 
 
+def _quintile(rank: str) -> str:
+    """``NTILE(5)`` of the row at ``rank`` (1-based) among ``n`` rows, in arithmetic: the
+    first ``extra`` (= n mod 5) quintiles hold ``q + 1`` rows (q = n div 5), the others
+    ``q``, as NTILE deals them. Fed the ``RANK()``, equal values share the lowest quintile
+    any of them would fall in, with one sort per measure instead of two."""
+    big = "extra * (q + 1)"
+    return (
+        f"(CASE WHEN {rank} <= {big} THEN ({rank} - 1) / (q + 1) + 1"
+        f" ELSE extra + ({rank} - 1 - {big}) / NULLIF(q, 0) + 1 END)"
+    )
+
+
 def _now_param(now: datetime.datetime):
     """``now`` as the backend stores datetimes (SQLite: UTC text, as Django writes it)."""
     if connection.vendor == "postgresql":
@@ -79,7 +91,7 @@ def compute(org_id: int | None = None, now: datetime.datetime | None = None) -> 
     params: list = [_now_param(now), _now_param(now)]
     if org_id is not None:
         where += " AND c.org_id = %s"
-        params.append(org_id)
+        params += [org_id, org_id]
     # Table names from the models, fixed SQL fragments; every value is a parameter.
     sql = f"""
     INSERT INTO {rfm}
@@ -88,18 +100,20 @@ def compute(org_id: int | None = None, now: datetime.datetime | None = None) -> 
     SELECT id, org_id, home_store_id, recency, freq, money, r, f, m, {_CASE}, %s
     FROM (
       SELECT id, org_id, home_store_id, recency, freq, money,
-        MIN(rt) OVER (PARTITION BY org_id, last_visit_at) AS r,
-        MIN(ft) OVER (PARTITION BY org_id, freq) AS f,
-        MIN(mt) OVER (PARTITION BY org_id, money) AS m
+        {_quintile("rr")} AS r, {_quintile("fr")} AS f, {_quintile("mr")} AS m
       FROM (
-        SELECT c.id, c.org_id, c.home_store_id, c.last_visit_at,
+        SELECT c.id, c.org_id, c.home_store_id,
           {_recency_sql()} AS recency,
           c.visit_count AS freq,
           c.lifetime_spend AS money,
-          NTILE(5) OVER (PARTITION BY c.org_id ORDER BY c.last_visit_at, c.id) AS rt,
-          NTILE(5) OVER (PARTITION BY c.org_id ORDER BY c.visit_count, c.id) AS ft,
-          NTILE(5) OVER (PARTITION BY c.org_id ORDER BY c.lifetime_spend, c.id) AS mt
+          n.n / 5 AS q, n.n - 5 * (n.n / 5) AS extra,
+          RANK() OVER (PARTITION BY c.org_id ORDER BY c.last_visit_at) AS rr,
+          RANK() OVER (PARTITION BY c.org_id ORDER BY c.visit_count) AS fr,
+          RANK() OVER (PARTITION BY c.org_id ORDER BY c.lifetime_spend) AS mr
         FROM {cust} c
+        JOIN (
+          SELECT c.org_id, COUNT(*) AS n FROM {cust} c WHERE {where} GROUP BY c.org_id
+        ) n ON n.org_id = c.org_id
         WHERE {where}
       ) ranked
     ) scored
