@@ -315,6 +315,9 @@ def test_exempt_models_are_only_the_log_tables():
         "reports.DailyItemStat",
         "reports.DailyReasonStat",
         "reports.MonthlyItemStat",
+        "reports.MonthlyStoreStat",
+        "reports.MonthlyStaffStat",
+        "reports.MonthlyReasonStat",
         "reports.RollupPending",  # the worker's to-do list of store-days to recompute
         "reports.CustomerRFM",  # RFM scores recomputed whole from the customers' counters
         "reports.PeriodFigure",  # period figures recomputed whole from audited rows

@@ -115,6 +115,28 @@ def assert_matches_scratch():
     want_stores, want_staff = scratch()
     assert stores == want_stores
     assert staff == want_staff
+    assert_months_sum_days()
+
+
+def assert_months_sum_days():
+    """Every month table holds its day table's rows summed per store, month and key, and
+    nothing else."""
+    for day_model, month_model, keys, figures in rollups.MONTHS:
+        want: dict = {}
+        for row in day_model.objects.values("store_id", "org_id", "day", *keys, *figures):
+            key = (row["store_id"], row["org_id"], row["day"].replace(day=1)) + tuple(
+                row[k] for k in keys
+            )
+            into = want.setdefault(key, dict.fromkeys(figures, 0))
+            for name in figures:
+                into[name] += row[name]
+        got = {
+            (row["store_id"], row["org_id"], row["month"]) + tuple(row[k] for k in keys): {
+                name: row[name] for name in figures
+            }
+            for row in month_model.objects.values("store_id", "org_id", "month", *keys, *figures)
+        }
+        assert got == want, month_model.__name__
 
 
 def order(world, car, *lines):

@@ -37,13 +37,12 @@ def store_ranking(user: User, b: kpis.Basis, limit: int = RANK_LIMIT) -> list[di
     query, plus one for the names of the stores shown); only for someone with several stores."""
     if len(b.store_ids or ()) < 2:
         return []
-    rows = list(
-        scoping.scoped(DailyStoreStat.objects.all(), user)
-        .filter(store_id__in=sorted(b.store_ids), day__gte=b.start, day__lte=b.end)
-        .values("store_id")
-        .annotate(cars=Sum("car_count"), total=Sum("sales"), tax=Sum("tax"))
-        .order_by()
-    )
+    if b.rolled_up:
+        parts = kpis.rolled(b, b.store_days, b.store_months)
+    else:
+        days = scoping.scoped(DailyStoreStat.objects.all(), user)
+        parts = [days.filter(store_id__in=sorted(b.store_ids), day__gte=b.start, day__lte=b.end)]
+    rows = kpis.summed(parts, ("store_id",), {"cars": "car_count", "total": "sales", "tax": "tax"})
     for row in rows:
         row["net"] = kpis.net_of(row["total"], row["tax"])
     rows = [r for r in rows if r["cars"]]
@@ -69,12 +68,11 @@ def advisor_ranking(user: User, b: kpis.Basis, limit: int = RANK_LIMIT) -> list[
     in the period: one grouped query over the daily staff rollups (or the visits, for a basis
     without rollups), plus one for the names."""
     if b.rolled_up:
-        rows = list(
-            kpis.days(b, b.staff_days)
-            .filter(car_count__gt=0)  # not the technicians' rows: no orders written
-            .values("user_id")
-            .annotate(cars=Sum("car_count"), total=Sum("sales"), tax=Sum("tax"))
-            .order_by()
+        rows = kpis.summed(
+            # Not the technicians' rows: no orders written.
+            [qs.filter(car_count__gt=0) for qs in kpis.rolled(b, b.staff_days, b.staff_months)],
+            ("user_id",),
+            {"cars": "car_count", "total": "sales", "tax": "tax"},
         )
     else:
         rows = list(
@@ -97,13 +95,13 @@ def technician_satisfaction(user: User, b: kpis.Basis, limit: int = RANK_LIMIT) 
     rollups when the basis has them."""
     lo, hi = b.window
     if b.rolled_up:
-        rows = list(
-            kpis.days(b, b.staff_days)
-            .filter(surveys__gt=0)
-            .values(tech=F("user_id"))
-            .annotate(n=Sum("surveys"), p=Sum("promoters"), d=Sum("detractors"))
-            .order_by()
+        rows = kpis.summed(
+            [qs.filter(surveys__gt=0) for qs in kpis.rolled(b, b.staff_days, b.staff_months)],
+            ("user_id",),
+            {"n": "surveys", "p": "promoters", "d": "detractors"},
         )
+        for row in rows:
+            row["tech"] = row["user_id"]
     else:
         rows = list(
             b.surveys.filter(submitted_at__gte=lo, submitted_at__lt=hi)
@@ -149,11 +147,11 @@ def low_score_reasons(b: kpis.Basis) -> list[dict]:
     frequent first (a survey may give several); one query, over the daily reason rollups
     when the basis has them."""
     counts: Counter = Counter()
-    if b.reason_days is not None:
-        for code, n in (
-            kpis.days(b, b.reason_days).values("reason").annotate(n=Sum("n")).order_by()
-        ).values_list("reason", "n"):
-            counts[code] += n
+    if b.rolled_up:
+        for row in kpis.summed(
+            kpis.rolled(b, b.reason_days, b.reason_months), ("reason",), {"n": "n"}
+        ):
+            counts[row["reason"]] += row["n"]
     else:
         lo, hi = b.window
         for reasons in b.surveys.filter(
@@ -212,30 +210,11 @@ def _service_rows(b: kpis.Basis) -> list[dict]:
 def _service_rows_rolled(b: kpis.Basis) -> list[dict]:
     """From the month rows for the whole months of the period and the day rows for its
     edges: two grouped queries at most, merged by name."""
-    stores = sorted(b.store_ids)
-    months, edges = kpis.split_item_months(b.item_days.filter(store_id__in=stores), b.start, b.end)
-    parts = []
-    if months:
-        parts.append(b.item_months.filter(store_id__in=stores, month__in=months))
-    if edges:
-        in_edges = Q()
-        for lo, hi in edges:
-            in_edges |= Q(day__gte=lo, day__lte=hi)
-        parts.append(b.item_days.filter(in_edges, store_id__in=stores))
-    merged: dict[str, dict] = {}
-    for qs in parts:
-        for row in (
-            qs.values("name")
-            .annotate(n=Sum("lines"), revenue=Sum("revenue"), cost=Sum("cost"))
-            .order_by()
-        ):
-            into = merged.setdefault(
-                row["name"], {"name": row["name"], "n": 0, "revenue": 0, "cost": 0}
-            )
-            into["n"] += row["n"] or 0
-            into["revenue"] += row["revenue"] or 0
-            into["cost"] += row["cost"] or 0
-    return list(merged.values())
+    return kpis.summed(
+        kpis.rolled(b, b.item_days, b.item_months),
+        ("name",),
+        {"n": "lines", "revenue": "revenue", "cost": "cost"},
+    )
 
 
 def _popular(rows: list[dict], limit: int) -> dict:

@@ -110,19 +110,15 @@ ROLLED_KEYS = ("store_id", "store__region_id")
 
 
 def _rolled_figures(b: kpis.Basis, key: str) -> dict:
+    rows = kpis.summed(
+        [qs.annotate(k=F(key)) for qs in kpis.rolled(b, b.store_days, b.store_months)],
+        ("k",),
+        {"n": "car_count", "total": "sales", "tax": "tax"}
+        | {"sn": "surveys", "p": "promoters", "d": "detractors"},
+    )
     return {
         row["k"]: _figure(row["n"], row["total"], row["tax"], row["sn"], row["p"], row["d"])
-        for row in kpis.days(b, b.store_days)
-        .values(k=F(key))
-        .annotate(
-            n=Sum("car_count"),
-            total=Sum("sales"),
-            tax=Sum("tax"),
-            sn=Sum("surveys"),
-            p=Sum("promoters"),
-            d=Sum("detractors"),
-        )
-        .order_by()
+        for row in rows
         if row["n"] or row["sn"]
     }
 

@@ -93,6 +93,10 @@ class Basis:
     item_months: QuerySet | None = None
     staff_days: QuerySet | None = None
     reason_days: QuerySet | None = None
+    # The same summed per store-month: a long period reads whole months from these.
+    store_months: QuerySet | None = None
+    staff_months: QuerySet | None = None
+    reason_months: QuerySet | None = None
     # The scoped stored period figures (``figures``), found by the basis's stores and period.
     figures: QuerySet | None = None
     # Aggregates already read for this basis (``replace`` starts a narrowed copy afresh).
@@ -111,7 +115,16 @@ class Basis:
 
     def _rollups(self, **lookup) -> dict:
         """The rollup querysets narrowed by ``lookup`` (or dropped, with no lookup)."""
-        names = ("store_days", "item_days", "item_months", "staff_days", "reason_days")
+        names = (
+            "store_days",
+            "item_days",
+            "item_months",
+            "staff_days",
+            "reason_days",
+            "store_months",
+            "staff_months",
+            "reason_months",
+        )
         if not lookup or self.store_days is None:
             return dict.fromkeys((*names, "figures"))
         # The stored figures are found by the narrowed set of stores itself.
@@ -195,6 +208,9 @@ def basis_for(
         DailyStaffStat,
         DailyStoreStat,
         MonthlyItemStat,
+        MonthlyReasonStat,
+        MonthlyStaffStat,
+        MonthlyStoreStat,
         PeriodFigure,
     )
 
@@ -206,6 +222,9 @@ def basis_for(
             "item_months": scoping.scoped(MonthlyItemStat.objects.all(), user),
             "staff_days": scoping.scoped(DailyStaffStat.objects.all(), user),
             "reason_days": scoping.scoped(DailyReasonStat.objects.all(), user),
+            "store_months": scoping.scoped(MonthlyStoreStat.objects.all(), user),
+            "staff_months": scoping.scoped(MonthlyStaffStat.objects.all(), user),
+            "reason_months": scoping.scoped(MonthlyReasonStat.objects.all(), user),
             "figures": scoping.scoped(PeriodFigure.objects.all(), user),
         }
     b = Basis(
@@ -420,12 +439,6 @@ def _money(b: Basis) -> dict:
     return _once(b, "money", _read_money)
 
 
-def days(b: Basis, qs: QuerySet) -> QuerySet:
-    """A scoped rollup queryset of the basis's stores and period (the stores named, so the
-    (store, day) key serves the range)."""
-    return qs.filter(store_id__in=sorted(b.store_ids), day__gte=b.start, day__lte=b.end)
-
-
 def split_months(
     start: datetime.date, end: datetime.date
 ) -> tuple[list[datetime.date], list[tuple[datetime.date, datetime.date]]]:
@@ -467,31 +480,77 @@ def split_item_months(
     return months, edges
 
 
+def rolled(b: Basis, day_rows: QuerySet, month_rows: QuerySet) -> list[QuerySet]:
+    """Scoped rollup querysets whose rows together cover the basis's stores and period
+    once: the month rows of its whole months (this month so far included, when nothing is
+    rolled up after the period in it) and the day rows of the edges."""
+    stores = sorted(b.store_ids)
+    months, edges = _once(
+        b,
+        "months",
+        lambda b: split_item_months(b.store_days.filter(store_id__in=stores), b.start, b.end),
+    )
+    parts = []
+    if months:
+        parts.append(month_rows.filter(store_id__in=stores, month__in=months))
+    if edges:
+        in_edges = Q()
+        for lo, hi in edges:
+            in_edges |= Q(day__gte=lo, day__lte=hi)
+        parts.append(day_rows.filter(in_edges, store_id__in=stores))
+    return parts
+
+
+def summed(parts: list[QuerySet], by: tuple[str, ...], sums: dict[str, str]) -> list[dict]:
+    """``values(*by).annotate(name=Sum(field) for name, field in sums)`` over each queryset
+    of ``parts`` (see ``rolled``), added up by ``by``; with no ``by``, one row (zeros when
+    nothing matched)."""
+    merged: dict[tuple, dict] = {}
+    if not by:
+        merged[()] = {name: 0 for name in sums}
+    for qs in parts:
+        rows = (
+            [qs.aggregate(**{n: Sum(f) for n, f in sums.items()})]
+            if not by
+            else qs.values(*by).annotate(**{n: Sum(f) for n, f in sums.items()}).order_by()
+        )
+        for row in rows:
+            key = tuple(row[k] for k in by)
+            into = merged.setdefault(key, {**{k: row[k] for k in by}, **dict.fromkeys(sums, 0)})
+            for name in sums:
+                into[name] += row[name] or 0
+    return list(merged.values())
+
+
 def _rolled(b: Basis) -> dict:
     """The period's sums of the store-day rollups, read once for every metric of a page."""
     return _once(b, "days", _read_rolled)
 
 
+# The period's sums the metrics read (name → the rollup's field).
+ROLLED_SUMS = {
+    "n": "car_count",
+    "total": "sales",
+    "tax": "tax",
+    "labour": "labour",
+    "parts": "parts",
+    "other": "other",
+    "comebacks": "comebacks",
+    "parts_cost": "parts_cost",
+    "billed": "billed_hours",
+    "clocked_us": "clocked_us",
+    "presented": "presented",
+    "presented_approved": "presented_approved",
+    "surveys": "surveys",
+    "promoters": "promoters",
+    "detractors": "detractors",
+}
+
+
 def _read_rolled(b: Basis) -> dict:
-    row = days(b, b.store_days).aggregate(
-        n=Sum("car_count"),
-        total=Sum("sales"),
-        tax=Sum("tax"),
-        labour=Sum("labour"),
-        parts=Sum("parts"),
-        other=Sum("other"),
-        comebacks=Sum("comebacks"),
-        parts_cost=Sum("parts_cost"),
-        billed=Sum("billed_hours"),
-        clocked_us=Sum("clocked_us"),
-        presented=Sum("presented"),
-        presented_approved=Sum("presented_approved"),
-        surveys=Sum("surveys"),
-        promoters=Sum("promoters"),
-        detractors=Sum("detractors"),
-    )
+    (row,) = summed(rolled(b, b.store_days, b.store_months), (), ROLLED_SUMS)
     counts = ("n", "comebacks", "clocked_us", "surveys", "promoters", "detractors")
-    return {k: (v or 0) if k in counts else (v if v is not None else ZERO) for k, v in row.items()}
+    return {k: v if k in counts else (v or ZERO) for k, v in row.items()}
 
 
 def _read_money(b: Basis) -> dict:

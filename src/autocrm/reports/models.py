@@ -19,13 +19,14 @@ HOURS = {"max_digits": 10, "decimal_places": 2, "default": Decimal("0.00")}
 COST = {"max_digits": 16, "decimal_places": 4, "default": Decimal("0.0000")}
 
 
-class DailyStoreStat(models.Model):
+class StoreFigures(models.Model):
+    """A store's figures over a day or a month (the month's rows are its days summed)."""
+
     scope_org = "org"
     scope_store = "store"
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField(_("day"))
     car_count = models.PositiveIntegerField(_("car count"), default=0)
     sales = models.DecimalField(_("sales (incl. VAT)"), **MONEY)
     tax = models.DecimalField(_("VAT"), **MONEY)
@@ -53,6 +54,15 @@ class DailyStoreStat(models.Model):
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        abstract = True
+
+
+class DailyStoreStat(StoreFigures):
+    """A store-day's figures, recomputed whole from the raw rows."""
+
+    day = models.DateField(_("day"))
+
+    class Meta:
         verbose_name = _("daily store figures")
         verbose_name_plural = _("daily store figures")
         ordering = ["store", "day"]
@@ -66,9 +76,9 @@ class DailyStoreStat(models.Model):
         return f"{self.store_id} {self.day}"
 
 
-class DailyStaffStat(models.Model):
-    """One person's figures of a store-day: as advisor (orders written) and as technician
-    (billed and clocked hours on the orders settled that day)."""
+class StaffFigures(models.Model):
+    """One person's figures in a store over a day or a month: as advisor (orders written)
+    and as technician (billed and clocked hours on the orders settled then)."""
 
     scope_org = "org"
     scope_store = "store"
@@ -76,19 +86,27 @@ class DailyStaffStat(models.Model):
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField(_("day"))
     car_count = models.PositiveIntegerField(_("car count (as advisor)"), default=0)
     sales = models.DecimalField(_("sales (as advisor)"), **MONEY)
     tax = models.DecimalField(_("VAT (as advisor)"), **MONEY)
     billed_hours = models.DecimalField(_("billed hours"), **HOURS)
     clocked_hours = models.DecimalField(_("clocked hours"), **HOURS)
-    # As technician: the surveys submitted that day on work orders with a line of theirs
+    # As technician: the surveys submitted then on work orders with a line of theirs
     # (each once however many of its lines they did), and of those the promoters (9–10) and
     # the detractors (0–6).
     surveys = models.PositiveIntegerField(_("surveys (as technician)"), default=0)
     promoters = models.PositiveIntegerField(_("promoters (as technician)"), default=0)
     detractors = models.PositiveIntegerField(_("detractors (as technician)"), default=0)
     computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class DailyStaffStat(StaffFigures):
+    """A person's figures of a store-day, recomputed with the store's."""
+
+    day = models.DateField(_("day"))
 
     class Meta:
         verbose_name = _("daily staff figures")
@@ -141,19 +159,28 @@ class DailyItemStat(ItemFigures):
         return f"{self.store_id} {self.day} {self.name}"
 
 
-class DailyReasonStat(models.Model):
-    """How often a reason was given on the low scores submitted on a store-day (a survey may
-    give several). Derived like ``DailyStoreStat`` and recomputed with it."""
+class ReasonFigures(models.Model):
+    """How often a reason was given on the low scores submitted in a store over a day or a
+    month (a survey may give several)."""
 
     scope_org = "org"
     scope_store = "store"
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField(_("day"))
     reason = models.CharField(_("reason"), max_length=40)
     n = models.PositiveIntegerField(_("times given"), default=0)
     computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class DailyReasonStat(ReasonFigures):
+    """How often a reason was given on the low scores submitted on a store-day (a survey may
+    give several). Derived like ``DailyStoreStat`` and recomputed with it."""
+
+    day = models.DateField(_("day"))
 
     class Meta:
         verbose_name = _("daily low-score reasons")
@@ -188,6 +215,62 @@ class MonthlyItemStat(ItemFigures):
 
     def __str__(self) -> str:
         return f"{self.store_id} {self.month:%Y-%m} {self.name}"
+
+
+class MonthlyStoreStat(StoreFigures):
+    """The ``DailyStoreStat`` rows of a store-month summed (``month`` is its first day): a
+    year of an HQ's stores is a row per store and month instead of one per day."""
+
+    month = models.DateField(_("month"))
+
+    class Meta:
+        verbose_name = _("monthly store figures")
+        verbose_name_plural = _("monthly store figures")
+        ordering = ["store", "month"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "month"], name="monthly_store_stat_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.month:%Y-%m}"
+
+
+class MonthlyStaffStat(StaffFigures):
+    """The ``DailyStaffStat`` rows of a store-month summed, per person."""
+
+    month = models.DateField(_("month"))
+
+    class Meta:
+        verbose_name = _("monthly staff figures")
+        verbose_name_plural = _("monthly staff figures")
+        ordering = ["store", "month", "user"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "month", "user"], name="monthly_staff_stat_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.month:%Y-%m} {self.user_id}"
+
+
+class MonthlyReasonStat(ReasonFigures):
+    """The ``DailyReasonStat`` rows of a store-month summed, per reason."""
+
+    month = models.DateField(_("month"))
+
+    class Meta:
+        verbose_name = _("monthly low-score reasons")
+        verbose_name_plural = _("monthly low-score reasons")
+        ordering = ["store", "month", "reason"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "month", "reason"], name="monthly_reason_stat_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.month:%Y-%m} {self.reason}"
 
 
 class PeriodFigure(models.Model):

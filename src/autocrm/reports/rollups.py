@@ -40,6 +40,9 @@ from autocrm.reports.models import (
     DailyStaffStat,
     DailyStoreStat,
     MonthlyItemStat,
+    MonthlyReasonStat,
+    MonthlyStaffStat,
+    MonthlyStoreStat,
 )
 from autocrm.service.models import Payment, TimeEntry, WorkOrder, WorkOrderLine
 
@@ -513,35 +516,63 @@ def month_span(start: datetime.date, end: datetime.date) -> tuple[datetime.date,
     return start.replace(day=1), following - datetime.timedelta(days=1)
 
 
-def _store_months(store_ids: Iterable[int] | None, start, end, now) -> None:
-    """Re-derive the ``MonthlyItemStat`` rows of the months touched from their day rows (the
-    days outside ``start``…``end`` included)."""
-    first, last = month_span(start, end)
-    days = DailyItemStat.objects.filter(day__gte=first, day__lte=last)
-    months = MonthlyItemStat.objects.filter(month__gte=first, month__lte=last)
-    if store_ids is not None:
-        days = days.filter(store_id__in=list(store_ids))
-        months = months.filter(store_id__in=list(store_ids))
-    summed: dict = {}
-    for store_id, org_id, day, name, lines, revenue, cost in days.values_list(
-        "store_id", "org_id", "day", "name", "lines", "revenue", "cost"
-    ).order_by():
-        row = summed.setdefault(
-            (store_id, day.replace(day=1), name),
-            {"org_id": org_id, "lines": 0, "revenue": ZERO, "cost": ZERO},
+# Each day table and its month table, the columns a month row is keyed by besides the store,
+# and the figures summed.
+MONTHS = (
+    (DailyStoreStat, MonthlyStoreStat, (), (*STORE_FIELDS, *EXACT_FIELDS)),
+    (DailyStaffStat, MonthlyStaffStat, ("user_id",), STAFF_FIELDS),
+    (DailyItemStat, MonthlyItemStat, ("name",), ITEM_FIELDS),
+    (DailyReasonStat, MonthlyReasonStat, ("reason",), ("n",)),
+)
+
+
+def insert_select(model, qs, constants: dict, renamed: dict | None = None) -> None:
+    """INSERT INTO the model's table the rows of ``qs`` (a ``values()`` queryset whose names
+    are the model's fields, by field or column name, or are renamed to one by ``renamed``)
+    plus the same ``constants`` (field name → value) on every row, in one statement run by
+    the database."""
+    sql, params = qs.query.sql_with_params()
+    names = [*qs.query.values_select, *qs.query.annotation_select]
+    renamed = renamed or {}
+    qn = connection.ops.quote_name
+    fields = [model._meta.get_field(renamed.get(n, n)) for n in names]
+    fixed = [model._meta.get_field(n) for n in constants]
+    columns = ", ".join(qn(f.column) for f in (*fields, *fixed))
+    picks = ", ".join([f"sub.{qn(n)}" for n in names] + ["%s"] * len(fixed))
+    values = [f.get_db_prep_value(constants[f.name], connection) for f in fixed]
+    table = qn(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {picks} FROM ({sql}) sub",  # noqa: S608
+            [*values, *params],
         )
-        row["lines"] += lines
-        row["revenue"] += revenue
-        row["cost"] += cost
-    raw_delete(months)
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    _insert(
-        MonthlyItemStat,
-        (
-            {"store": s, "month": m, "name": n, "computed_at": stamp, **v}
-            for (s, m, n), v in summed.items()
-        ),
-    )
+
+
+def _store_months(store_ids: Iterable[int] | None, start, end, now) -> None:
+    """Re-derive the month rows of the months touched from their day rows (the days outside
+    ``start``…``end`` included), each month in one statement per table."""
+    first, last = month_span(start, end)
+    ids = None if store_ids is None else list(store_ids)
+    for month, month_end in month_chunks(first, last):
+        for day_model, month_model, keys, figures in MONTHS:
+            days = day_model.objects.filter(day__gte=month, day__lte=month_end)
+            months = month_model.objects.filter(month=month)
+            if ids is not None:
+                days = days.filter(store_id__in=ids)
+                months = months.filter(store_id__in=ids)
+            raw_delete(months)
+            # Summed under other names: an annotation may not take a field's name.
+            summed = (
+                days.values("store_id", "org_id", *keys)
+                .annotate(**{f"sum_{name}": Sum(name) for name in figures})
+                .order_by()
+            )
+            insert_select(
+                month_model,
+                summed,
+                {"month": month, "computed_at": now},
+                {f"sum_{name}": name for name in figures},
+            )
 
 
 @transaction.atomic
