@@ -29,7 +29,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from autocrm.core.models import Store
@@ -374,11 +374,10 @@ def compute(
     return stamped, staff_stamped
 
 
-def compute_items(
-    store_ids: Iterable[int] | None, start: datetime.date, end: datetime.date
-) -> dict:
+def item_rows(store_ids: Iterable[int] | None, start: datetime.date, end: datetime.date):
     """Per (store, day, item name): the approved lines of the visits, their amount and their
-    parts cost (quantity × the part's cost; owner-supplied parts cost nothing)."""
+    parts cost (quantity × the part's cost; owner-supplied parts cost nothing), as a
+    ``values()`` queryset named for ``DailyItemStat`` (with ``ITEM_RENAMED``)."""
     lo, hi = local_window(start, end)
     lines = WorkOrderLine.objects.filter(
         approval=WorkOrderLine.Approval.APPROVED,
@@ -392,20 +391,19 @@ def compute_items(
         F("quantity") * F("part__cost"), output_field=DecimalField(max_digits=20, decimal_places=4)
     )
     costed = Q(kind=WorkOrderLine.Kind.PART, customer_supplied=False, part__isnull=False)
-    out = {}
-    for row in (
+    return (
         lines.annotate(day=_day("work_order__settled_at", start, end))
         .values("work_order__org_id", "work_order__store_id", "day", "name")
-        .annotate(n=Count("id"), revenue=Sum("amount"), cost=Sum(cost, filter=costed))
+        .annotate(
+            lines=Count("id"),
+            revenue=Sum("amount"),
+            cost=Coalesce(Sum(cost, filter=costed), Value(ZERO), output_field=cost.output_field),
+        )
         .order_by()
-    ):
-        out[(row["work_order__store_id"], row["day"], row["name"])] = {
-            "org_id": row["work_order__org_id"],
-            "lines": row["n"],
-            "revenue": _q(row["revenue"]),
-            "cost": _q4(row["cost"]),
-        }
-    return out
+    )
+
+
+ITEM_RENAMED = {"work_order__org_id": "org_id", "work_order__store_id": "store_id"}
 
 
 def compute_reasons(
@@ -466,9 +464,11 @@ def _store(
     end,
     rows: dict,
     staff: dict,
-    items: dict,
+    items,
     reasons: dict,
 ) -> None:
+    """Replace the rows of the stores (all: None) and days with those computed; ``items`` is
+    ``item_rows(...)``, inserted by the database itself."""
     now = timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
     store_qs = DailyStoreStat.objects.filter(day__gte=start, day__lte=end)
@@ -493,13 +493,7 @@ def _store(
             for (s, d, u), v in staff.items()
         ),
     )
-    _insert(
-        DailyItemStat,
-        (
-            {"store": s, "day": d, "name": n, "computed_at": stamp, **v}
-            for (s, d, n), v in items.items()
-        ),
-    )
+    insert_select(DailyItemStat, items, {"computed_at": now}, ITEM_RENAMED)
     _insert(
         DailyReasonStat,
         (
@@ -579,7 +573,7 @@ def _store_months(store_ids: Iterable[int] | None, start, end, now) -> None:
 def recompute_store_day(store_id: int, day: datetime.date) -> None:
     """Replace one store-day's rows with figures recomputed from the raw rows."""
     rows, staff = compute([store_id], day, day)
-    items = compute_items([store_id], day, day)
+    items = item_rows([store_id], day, day)
     _store([store_id], day, day, rows, staff, items, compute_reasons([store_id], day, day))
 
 
@@ -626,7 +620,7 @@ def rebuild(
     written = 0
     for first, last in month_chunks(start, end):
         rows, staff = compute(scan, first, last)
-        items = compute_items(scan, first, last)
+        items = item_rows(scan, first, last)
         _store(store_ids, first, last, rows, staff, items, compute_reasons(scan, first, last))
         written += len(rows)
     return written
