@@ -150,3 +150,12 @@ def test_quintiles_of_uneven_counts_match_ntile(world, visits):
     got = dict(CustomerRFM.objects.values_list("customer_id", "f"))
     assert {pk: got[pk] for pk, _n in made} == {pk: expected[n] for pk, n in made}
     assert dict(CustomerRFM.objects.values_list("customer_id", "m")) == got
+
+
+def test_scores_go_with_a_deleted_customer(sample):
+    """The scores keep no foreign key in the database (bulk recomputes), yet deleting a
+    customer through the application deletes their row."""
+    gone = sample["c3"]
+    Customer.objects.filter(pk=gone.pk).delete()
+    assert not CustomerRFM.objects.filter(pk=gone.pk).exists()
+    assert CustomerRFM.objects.filter(pk=sample["c4"].pk).exists()

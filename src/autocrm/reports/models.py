@@ -17,6 +17,11 @@ HOURS = {"max_digits": 10, "decimal_places": 2, "default": Decimal("0.00")}
 # Parts cost is quantity (2 places) × cost (2 places): kept to 4 places so a period's sum of
 # store-days rounds to the same cent as the sum of the lines themselves.
 COST = {"max_digits": 16, "decimal_places": 4, "default": Decimal("0.0000")}
+# The keys of derived rows (rollups, scores), recomputed whole in bulk: no foreign key in the
+# database, whose check per row (on PostgreSQL, deferred to the commit) cost a full RFM run
+# more than the computation itself. Deleting a store or a customer through the application
+# still deletes them (Django's cascade); a recompute never writes a key that does not exist.
+DERIVED = {"on_delete": models.CASCADE, "related_name": "+", "db_constraint": False}
 
 
 class StoreFigures(models.Model):
@@ -25,8 +30,8 @@ class StoreFigures(models.Model):
     scope_org = "org"
     scope_store = "store"
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    org = models.ForeignKey(Organization, **DERIVED)
+    store = models.ForeignKey(Store, **DERIVED)
     car_count = models.PositiveIntegerField(_("car count"), default=0)
     sales = models.DecimalField(_("sales (incl. VAT)"), **MONEY)
     tax = models.DecimalField(_("VAT"), **MONEY)
@@ -83,9 +88,9 @@ class StaffFigures(models.Model):
     scope_org = "org"
     scope_store = "store"
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    org = models.ForeignKey(Organization, **DERIVED)
+    store = models.ForeignKey(Store, **DERIVED)
+    user = models.ForeignKey(User, **DERIVED)
     car_count = models.PositiveIntegerField(_("car count (as advisor)"), default=0)
     sales = models.DecimalField(_("sales (as advisor)"), **MONEY)
     tax = models.DecimalField(_("VAT (as advisor)"), **MONEY)
@@ -128,8 +133,8 @@ class ItemFigures(models.Model):
     scope_org = "org"
     scope_store = "store"
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    org = models.ForeignKey(Organization, **DERIVED)
+    store = models.ForeignKey(Store, **DERIVED)
     name = models.CharField(_("item"), max_length=100)
     lines = models.PositiveIntegerField(_("lines"), default=0)
     revenue = models.DecimalField(_("amount"), **MONEY)
@@ -166,8 +171,8 @@ class ReasonFigures(models.Model):
     scope_org = "org"
     scope_store = "store"
 
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    org = models.ForeignKey(Organization, **DERIVED)
+    store = models.ForeignKey(Store, **DERIVED)
     reason = models.CharField(_("reason"), max_length=40)
     n = models.PositiveIntegerField(_("times given"), default=0)
     computed_at = models.DateTimeField(default=timezone.now)
@@ -312,11 +317,9 @@ class CustomerRFM(models.Model):
     scope_org = "org"
     scope_store = "store"
 
-    customer = models.OneToOneField(
-        "customers.Customer", on_delete=models.CASCADE, primary_key=True, related_name="+"
-    )
-    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    customer = models.OneToOneField("customers.Customer", primary_key=True, **DERIVED)
+    org = models.ForeignKey(Organization, **DERIVED)
+    store = models.ForeignKey(Store, **DERIVED)
     recency_days = models.IntegerField(_("days since last visit"))
     frequency = models.PositiveIntegerField(_("visits"))
     monetary = models.DecimalField(_("lifetime spend"), **MONEY)
