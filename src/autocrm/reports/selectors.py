@@ -15,7 +15,7 @@ from autocrm.core.errors import Invalid
 from autocrm.core.models import Region, User
 from autocrm.core.selectors import visible_stores
 from autocrm.reports import kpis
-from autocrm.reports.models import DailyStoreStat
+from autocrm.reports.models import MonthlyStoreStat
 from autocrm.reports.rollups import local_window
 from autocrm.service.models import Payment, WorkOrder
 
@@ -232,29 +232,28 @@ def today_figures(user: User) -> dict:
 
 
 def monthly_trend(user: User, months: int = 12) -> list[dict]:
-    """Car count and sales (excl. VAT) per month from the daily rollups, oldest first."""
+    """Car count and sales (excl. VAT) per month from the month rollups, oldest first (this
+    month so far: its row is kept with its days)."""
     today = timezone.localdate()
     first = today.replace(day=1)
     for _i in range(months - 1):
         first = (first - datetime.timedelta(days=1)).replace(day=1)
-    # Grouped by day in SQL and into months here: truncating each row's date to its month
-    # in SQL is a Python function call per row on SQLite (every store-day of HQ's year).
-    # The stores named (all of them for HQ) so the (store, day) key serves the range.
+    # The stores named (all of them for HQ) so the (store, month) key serves the range.
     rows = (
-        scoping.scoped(DailyStoreStat.objects.all(), user)
-        .filter(store_id__in=sorted(scoping.store_ids(user)), day__gte=first, day__lte=today)
-        .values("day")
+        scoping.scoped(MonthlyStoreStat.objects.all(), user)
+        .filter(store_id__in=sorted(scoping.store_ids(user)), month__gte=first, month__lte=today)
+        .values("month")
         .annotate(cars=Sum("car_count"), sales=Sum("sales"), tax=Sum("tax"))
         .order_by()
     )
-    found: dict[str, dict] = {}
-    for row in rows:
-        month = found.setdefault(
-            row["day"].strftime("%Y-%m"), {"cars": 0, "sales": ZERO, "tax": ZERO}
-        )
-        month["cars"] += row["cars"] or 0
-        month["sales"] += row["sales"] or ZERO
-        month["tax"] += row["tax"] or ZERO
+    found = {
+        row["month"].strftime("%Y-%m"): {
+            "cars": row["cars"] or 0,
+            "sales": row["sales"] or ZERO,
+            "tax": row["tax"] or ZERO,
+        }
+        for row in rows
+    }
     out = []
     for key, _lo, _hi in _months(first, today):
         row = found.get(key)
