@@ -254,8 +254,12 @@ class WorkOrder(TimeStampedModel):
         indexes = [
             models.Index(fields=["store", "status", "-id"], name="wo_store_status"),
             models.Index(fields=["org", "status", "-id"], name="wo_org_status"),
-            models.Index(fields=["customer", "-opened_at"], name="wo_customer"),
-            models.Index(fields=["vehicle", "-opened_at"], name="wo_vehicle"),
+            # The org too, and opened_at ascending: a customer's or car's latest orders
+            # (-opened_at, -id) are these read backwards on two equalities, which SQLite
+            # prefers to wo_org_opened even without statistics (no sqlite_stat1 yet); before,
+            # it walked the org's every order in time order (0.5 s at 5 M orders).
+            models.Index(fields=["customer", "org", "opened_at"], name="wo_customer"),
+            models.Index(fields=["vehicle", "org", "opened_at"], name="wo_vehicle"),
             models.Index(fields=["store", "-settled_at"], name="wo_store_settled"),
             # The reports' visits and estimates of a period across a whole org (HQ): a range
             # of settled_at / opened_at, rather than every finished order of the org.
