@@ -303,3 +303,18 @@ def test_work_orders_carry_their_customers_source(demo):
         .exists()
     )
     assert not WorkOrder.objects.filter(source=None).exclude(customer__source=None).exists()
+
+
+def test_report_rollups_follow_the_committed_rows(demo):
+    from django.db.models import Sum
+
+    from autocrm.reports import rollups
+    from autocrm.reports.models import DailyStoreStat, MonthlyStoreStat
+
+    # Built after the rows' transaction, not inside it.
+    assert rollups.demo_loader in core_demo.AFTER_COMMIT
+    assert rollups.demo_loader not in core_demo.EXTENSIONS
+    finished = WorkOrder.objects.filter(status__in=rollups.FINISHED).count()
+    assert finished > 0 and demo.counts["report store-days"] > 0
+    assert DailyStoreStat.objects.aggregate(n=Sum("car_count"))["n"] == finished
+    assert MonthlyStoreStat.objects.aggregate(n=Sum("car_count"))["n"] == finished

@@ -13,7 +13,6 @@ class ReportsConfig(AppConfig):
 
         for name in rollups.EVENTS:
             events.subscribe(name, rollups.on_event)
-        # Last of the demo's loaders (this app comes after service and automation in
-        # INSTALLED_APPS): the rollups are built from the whole demo history.
-        if rollups.demo_loader not in demo.EXTENSIONS:
-            demo.EXTENSIONS.append(rollups.demo_loader)
+        # Once the demo's rows are committed: the rollups are built from its whole history.
+        if rollups.demo_loader not in demo.AFTER_COMMIT:
+            demo.AFTER_COMMIT.append(rollups.demo_loader)

@@ -744,8 +744,8 @@ def on_event(payload: dict) -> None:
 
 
 def demo_loader(org, stores, rng, scale) -> dict:
-    """Registered in ``autocrm.core.demo.EXTENSIONS`` after the shop-floor demo: the demo's
-    dashboards read the rollups, so they are built from its history."""
+    """Registered in ``autocrm.core.demo.AFTER_COMMIT``: the demo's dashboards read the
+    rollups, so they are built from its committed history."""
     started = time.perf_counter()
     written = rebuild(list(Store.objects.filter(org=org).values_list("pk", flat=True)))
     seconds = time.perf_counter() - started
