@@ -24,14 +24,23 @@ COST = {"max_digits": 16, "decimal_places": 4, "default": Decimal("0.0000")}
 DERIVED = {"on_delete": models.CASCADE, "related_name": "+", "db_constraint": False}
 
 
-class StoreFigures(models.Model):
-    """A store's figures over a day or a month (the month's rows are its days summed)."""
+class StoreRollup(models.Model):
+    """What every rollup row has: its org and store (its scope) and when it was computed."""
 
     scope_org = "org"
     scope_store = "store"
 
     org = models.ForeignKey(Organization, **DERIVED)
     store = models.ForeignKey(Store, **DERIVED)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class StoreFigures(StoreRollup):
+    """A store's figures over a day or a month (the month's rows are its days summed)."""
+
     car_count = models.PositiveIntegerField(_("car count"), default=0)
     sales = models.DecimalField(_("sales (incl. VAT)"), **MONEY)
     tax = models.DecimalField(_("VAT"), **MONEY)
@@ -56,7 +65,6 @@ class StoreFigures(models.Model):
     surveys = models.PositiveIntegerField(_("surveys"), default=0)
     promoters = models.PositiveIntegerField(_("promoters"), default=0)
     detractors = models.PositiveIntegerField(_("detractors"), default=0)
-    computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         abstract = True
@@ -81,15 +89,10 @@ class DailyStoreStat(StoreFigures):
         return f"{self.store_id} {self.day}"
 
 
-class StaffFigures(models.Model):
+class StaffFigures(StoreRollup):
     """One person's figures in a store over a day or a month: as advisor (orders written)
     and as technician (billed and clocked hours on the orders settled then)."""
 
-    scope_org = "org"
-    scope_store = "store"
-
-    org = models.ForeignKey(Organization, **DERIVED)
-    store = models.ForeignKey(Store, **DERIVED)
     user = models.ForeignKey(User, **DERIVED)
     car_count = models.PositiveIntegerField(_("car count (as advisor)"), default=0)
     sales = models.DecimalField(_("sales (as advisor)"), **MONEY)
@@ -102,7 +105,6 @@ class StaffFigures(models.Model):
     surveys = models.PositiveIntegerField(_("surveys (as technician)"), default=0)
     promoters = models.PositiveIntegerField(_("promoters (as technician)"), default=0)
     detractors = models.PositiveIntegerField(_("detractors (as technician)"), default=0)
-    computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         abstract = True
@@ -126,20 +128,14 @@ class DailyStaffStat(StaffFigures):
         return f"{self.store_id} {self.day} {self.user_id}"
 
 
-class ItemFigures(models.Model):
+class ItemFigures(StoreRollup):
     """An item's approved lines (grouped by the line's name) in a store over a day or a
     month: how many, their amount and their parts cost."""
 
-    scope_org = "org"
-    scope_store = "store"
-
-    org = models.ForeignKey(Organization, **DERIVED)
-    store = models.ForeignKey(Store, **DERIVED)
     name = models.CharField(_("item"), max_length=100)
     lines = models.PositiveIntegerField(_("lines"), default=0)
     revenue = models.DecimalField(_("amount"), **MONEY)
     cost = models.DecimalField(_("parts cost"), **COST)
-    computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         abstract = True
@@ -164,18 +160,12 @@ class DailyItemStat(ItemFigures):
         return f"{self.store_id} {self.day} {self.name}"
 
 
-class ReasonFigures(models.Model):
+class ReasonFigures(StoreRollup):
     """How often a reason was given on the low scores submitted in a store over a day or a
     month (a survey may give several)."""
 
-    scope_org = "org"
-    scope_store = "store"
-
-    org = models.ForeignKey(Organization, **DERIVED)
-    store = models.ForeignKey(Store, **DERIVED)
     reason = models.CharField(_("reason"), max_length=40)
     n = models.PositiveIntegerField(_("times given"), default=0)
-    computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         abstract = True
