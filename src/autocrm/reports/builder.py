@@ -759,16 +759,11 @@ def _run_rolled(result: Result, viewer, ds, dims, measures, start, end, limit: i
 
     stores = sorted(scoping.store_ids(viewer))
     day_rows = scoping.scoped(DailyItemStat.objects.all(), viewer).filter(store_id__in=stores)
-    months, edges = kpis.split_item_months(day_rows, start, end)
+    month_rows = scoping.scoped(MonthlyItemStat.objects.all(), viewer).filter(store_id__in=stores)
+    months, edges = kpis.split_rolled_months(day_rows, start, end)
     paths = [p for d in dims for p in ROLLED_LINE_DIMS[d] if p]
-    parts = []
-    if months:
-        month_rows = scoping.scoped(MonthlyItemStat.objects.all(), viewer)
-        parts.append((month_rows.filter(store_id__in=stores, month__in=months), "month"))
-    for lo, hi in edges:
-        parts.append((day_rows.filter(day__gte=lo, day__lte=hi), "day"))
     merged: dict[tuple, dict] = {}
-    for qs, when in parts:
+    for qs, when in kpis.month_parts(day_rows, month_rows, months, edges):
         grouped = qs.values(*paths, *([when] if "month" in dims else []))
         for row in grouped.annotate(n=Sum("lines"), amount=Sum("revenue")).order_by():
             item = {}

@@ -37,6 +37,17 @@ from autocrm.core import scoping
 from autocrm.core.models import Store, User
 from autocrm.feedback.models import DIMENSION_NAMES, Survey
 from autocrm.reports import figures
+from autocrm.reports.models import (
+    DailyItemStat,
+    DailyReasonStat,
+    DailyStaffStat,
+    DailyStoreStat,
+    MonthlyItemStat,
+    MonthlyReasonStat,
+    MonthlyStaffStat,
+    MonthlyStoreStat,
+    PeriodFigure,
+)
 from autocrm.reports.rollups import FINISHED, local_window
 from autocrm.service.models import (
     Appointment,
@@ -68,6 +79,19 @@ def ratio(numerator, denominator, scale: Decimal = Decimal(1)) -> Decimal | None
     if not denominator:
         return None
     return q2(Decimal(str(numerator or 0)) * scale / Decimal(str(denominator)))
+
+
+# A basis's scoped rollup querysets (``basis_for(..., rollups=True)``), by name.
+ROLLUPS = {
+    "store_days": DailyStoreStat,
+    "store_months": MonthlyStoreStat,
+    "staff_days": DailyStaffStat,
+    "staff_months": MonthlyStaffStat,
+    "item_days": DailyItemStat,
+    "item_months": MonthlyItemStat,
+    "reason_days": DailyReasonStat,
+    "reason_months": MonthlyReasonStat,
+}
 
 
 @dataclass(frozen=True)
@@ -115,16 +139,7 @@ class Basis:
 
     def _rollups(self, **lookup) -> dict:
         """The rollup querysets narrowed by ``lookup`` (or dropped, with no lookup)."""
-        names = (
-            "store_days",
-            "item_days",
-            "item_months",
-            "staff_days",
-            "reason_days",
-            "store_months",
-            "staff_months",
-            "reason_months",
-        )
+        names = tuple(ROLLUPS)
         if not lookup or self.store_days is None:
             return dict.fromkeys((*names, "figures"))
         # The stored figures are found by the narrowed set of stores itself.
@@ -202,31 +217,10 @@ def basis_for(
     """The user's basis: their org and stores; someone who may only see their own figures
     (an advisor) gets their own work orders only. With ``rollups`` the figures additive per
     store-day are read from the daily rollups (kept by the worker; the dashboard's choice)."""
-    from autocrm.reports.models import (
-        DailyItemStat,
-        DailyReasonStat,
-        DailyStaffStat,
-        DailyStoreStat,
-        MonthlyItemStat,
-        MonthlyReasonStat,
-        MonthlyStaffStat,
-        MonthlyStoreStat,
-        PeriodFigure,
-    )
-
     days = {}
     if rollups:
-        days = {
-            "store_days": scoping.scoped(DailyStoreStat.objects.all(), user),
-            "item_days": scoping.scoped(DailyItemStat.objects.all(), user),
-            "item_months": scoping.scoped(MonthlyItemStat.objects.all(), user),
-            "staff_days": scoping.scoped(DailyStaffStat.objects.all(), user),
-            "reason_days": scoping.scoped(DailyReasonStat.objects.all(), user),
-            "store_months": scoping.scoped(MonthlyStoreStat.objects.all(), user),
-            "staff_months": scoping.scoped(MonthlyStaffStat.objects.all(), user),
-            "reason_months": scoping.scoped(MonthlyReasonStat.objects.all(), user),
-            "figures": scoping.scoped(PeriodFigure.objects.all(), user),
-        }
+        days = {name: scoping.scoped(model.objects.all(), user) for name, model in ROLLUPS.items()}
+        days["figures"] = scoping.scoped(PeriodFigure.objects.all(), user)
     b = Basis(
         start=start,
         end=end,
@@ -463,42 +457,58 @@ def split_months(
     return months, edges
 
 
-def split_item_months(
-    item_days: QuerySet, start: datetime.date, end: datetime.date
+def split_rolled_months(
+    day_rows: QuerySet, start: datetime.date, end: datetime.date
 ) -> tuple[list[datetime.date], list[tuple[datetime.date, datetime.date]]]:
-    """``split_months`` for the item rollups: the current month so far counts as a whole
-    month when nothing is rolled up after ``end`` in it (``item_days``, the reader's scoped
-    day rows), so this month and the last 12 months read its month row, not its days."""
+    """``split_months`` for the rollups: the current month so far counts as a whole month
+    when nothing is rolled up after ``end`` in it (``day_rows``, the reader's scoped day
+    rows), so this month and the last 12 months read its month row, not its days."""
     months, edges = split_months(start, end)
     if edges:
         lo, hi = edges[-1]
         if lo.day == 1 and hi >= timezone.localdate():
             following = (lo + datetime.timedelta(days=32)).replace(day=1)
-            later = item_days.filter(day__gt=hi, day__lt=following)
+            later = day_rows.filter(day__gt=hi, day__lt=following)
             if not later.exists():
                 months, edges = [*months, lo], edges[:-1]
     return months, edges
 
 
-def rolled(b: Basis, day_rows: QuerySet, month_rows: QuerySet) -> list[QuerySet]:
-    """Scoped rollup querysets whose rows together cover the basis's stores and period
-    once: the month rows of its whole months (this month so far included, when nothing is
-    rolled up after the period in it) and the day rows of the edges."""
-    stores = sorted(b.store_ids)
-    months, edges = _once(
-        b,
-        "months",
-        lambda b: split_item_months(b.store_days.filter(store_id__in=stores), b.start, b.end),
-    )
+def month_parts(
+    day_rows: QuerySet, month_rows: QuerySet, months: list, edges: list
+) -> list[tuple[QuerySet, str]]:
+    """The rollup rows that cover a period once (``split_rolled_months``): the month rows
+    of its whole ``months`` and the day rows of its ``edges``, each with the name of its
+    date column."""
     parts = []
     if months:
-        parts.append(month_rows.filter(store_id__in=stores, month__in=months))
+        parts.append((month_rows.filter(month__in=months), "month"))
     if edges:
         in_edges = Q()
         for lo, hi in edges:
             in_edges |= Q(day__gte=lo, day__lte=hi)
-        parts.append(day_rows.filter(in_edges, store_id__in=stores))
+        parts.append((day_rows.filter(in_edges), "day"))
     return parts
+
+
+def rolled(b: Basis, day_rows: QuerySet, month_rows: QuerySet) -> list[QuerySet]:
+    """Scoped rollup querysets whose rows together cover the basis's stores and period
+    once (``month_parts``); the split of the period is read once per basis."""
+    stores = sorted(b.store_ids)
+    months, edges = _once(
+        b,
+        "months",
+        lambda b: split_rolled_months(b.store_days.filter(store_id__in=stores), b.start, b.end),
+    )
+    return [
+        qs
+        for qs, _when in month_parts(
+            day_rows.filter(store_id__in=stores),
+            month_rows.filter(store_id__in=stores),
+            months,
+            edges,
+        )
+    ]
 
 
 def summed(parts: list[QuerySet], by: tuple[str, ...], sums: dict[str, str]) -> list[dict]:
