@@ -126,20 +126,22 @@ def load_demo(scale: str = "small", *, extend: bool = True) -> DemoResult:
         raise ValueError(f"unknown scale {scale!r}")
     cache = demo_sql.big_cache()  # the whole load is one transaction: keep it in memory
     try:
-        result, org, stores, rng = _load(scale, extend)
+        result, context = _load(scale, extend)
         for loader in AFTER_COMMIT if result.created and extend else ():
             with transaction.atomic():
-                result.counts.update(loader(org=org, stores=stores, rng=rng, scale=scale) or {})
+                result.counts.update(loader(**context) or {})
     finally:
         demo_sql.restore_cache(cache)
     return result
 
 
 @transaction.atomic
-def _load(scale: str, extend: bool) -> tuple[DemoResult, Organization | None, list, random.Random]:
+def _load(scale: str, extend: bool) -> tuple[DemoResult, dict]:
+    """The rows, in one transaction; returns the result and the loaders' arguments (none
+    when the demo was already there)."""
     result = DemoResult(scale=scale, created=False, logins=LOGINS)
     if Organization.objects.filter(code=ORG_CODE).exists():
-        return result, None, [], random.Random()  # noqa: S311 - not used
+        return result, {}
     rng = random.Random(SEED)  # noqa: S311 - repeatable demo data, not security
     fake = Faker("zh_CN")
     fake.seed_instance(SEED)
@@ -235,9 +237,10 @@ def _load(scale: str, extend: bool) -> tuple[DemoResult, Organization | None, li
         batch_size=1000,
     )
     result.counts = {"regions": len(region_rows), "stores": len(stores), "staff": len(users)}
+    context = {"org": org, "stores": stores, "rng": rng, "scale": scale}
     for loader in EXTENSIONS if extend else ():
-        result.counts.update(loader(org=org, stores=stores, rng=rng, scale=scale) or {})
+        result.counts.update(loader(**context) or {})
     for model, n in ((Region, len(region_rows)), (Store, len(stores)), (User, len(users))):
         audit.record_bulk(model, n, org_id=org.pk, note=f"demo data ({scale})")
     result.created = True
-    return result, org, stores, rng
+    return result, context
