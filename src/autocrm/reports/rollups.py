@@ -638,38 +638,48 @@ def month_chunks(
     return chunks
 
 
-def days_touched(work_order_id: int) -> set[tuple[int, datetime.date]]:
-    """The store-days an event on this work order may have changed: its opening day (its
-    estimate), its settlement day, the days of its payments and the later visits of its
-    customer (who may no longer be new)."""
-    wo = WorkOrder.objects.filter(pk=work_order_id).first()
-    if wo is None:
+def days_touched(work_order_ids: Iterable[int]) -> set[tuple[int, datetime.date]]:
+    """The store-days events on these work orders may have changed: each one's opening day
+    (its estimate), its settlement day, the days of its payments and surveys, and the later
+    visits of its customer (who may no longer be new). A fixed number of queries for any
+    number of orders: the worker's flush reads a burst of settlements at once."""
+    ids = list(work_order_ids)
+    if not ids:
         return set()
+    local = timezone.localdate
     found = set()
-    if wo.opened_at:
-        found.add((wo.store_id, timezone.localdate(wo.opened_at)))
-    if wo.settled_at:
-        found.add((wo.store_id, timezone.localdate(wo.settled_at)))
-    for store_id, created in Payment.objects.filter(work_order=wo).values_list(
+    settled_from: dict[int, datetime.datetime] = {}  # customer -> earliest settlement here
+    for store_id, customer_id, opened, settled in WorkOrder.objects.filter(pk__in=ids).values_list(
+        "store_id", "customer_id", "opened_at", "settled_at"
+    ):
+        if opened:
+            found.add((store_id, local(opened)))
+        if settled:
+            found.add((store_id, local(settled)))
+            earliest = settled_from.get(customer_id)
+            settled_from[customer_id] = settled if earliest is None else min(earliest, settled)
+    for store_id, created in Payment.objects.filter(work_order_id__in=ids).values_list(
         "store_id", "created_at"
     ):
-        found.add((store_id, timezone.localdate(created)))
-    for store_id, submitted in Survey.objects.filter(work_order=wo).values_list(
+        found.add((store_id, local(created)))
+    for store_id, submitted in Survey.objects.filter(work_order_id__in=ids).values_list(
         "store_id", "submitted_at"
     ):
-        found.add((store_id, timezone.localdate(submitted)))
-    if wo.settled_at:
-        for store_id, settled in WorkOrder.objects.filter(
-            customer_id=wo.customer_id, status__in=FINISHED, settled_at__gte=wo.settled_at
-        ).values_list("store_id", "settled_at"):
-            found.add((store_id, timezone.localdate(settled)))
+        found.add((store_id, local(submitted)))
+    if settled_from:
+        later = WorkOrder.objects.filter(
+            customer_id__in=list(settled_from), status__in=FINISHED, settled_at__isnull=False
+        ).values_list("customer_id", "store_id", "settled_at")
+        for customer_id, store_id, settled in later:
+            if settled >= settled_from[customer_id]:
+                found.add((store_id, local(settled)))
     return found
 
 
 def refresh_work_order(work_order_id: int, previous_days: Iterable[str] = ()) -> None:
     """Recompute the store-days of the work order; ``previous_days`` (ISO dates) are days
     it was dated on before a back-dating, which lose it."""
-    touched = days_touched(work_order_id)
+    touched = days_touched([work_order_id])
     store_id = WorkOrder.objects.filter(pk=work_order_id).values_list("store_id", flat=True)
     store_id = store_id.first()
     if store_id is not None:
@@ -696,10 +706,9 @@ def flush_pending(limit: int = 5000) -> int:
     previous: dict[int, set[str]] = {}
     for _pk, work_order_id, days in rows:
         previous.setdefault(work_order_id, set()).update(days or ())
-    touched: set[tuple[int, datetime.date]] = set()
+    touched = days_touched(previous)
     stores = dict(WorkOrder.objects.filter(pk__in=list(previous)).values_list("pk", "store_id"))
     for work_order_id, days in previous.items():
-        touched |= days_touched(work_order_id)
         if work_order_id in stores:
             touched |= {(stores[work_order_id], datetime.date.fromisoformat(d)) for d in days}
     for store, day in sorted(touched):
