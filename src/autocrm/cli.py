@@ -243,13 +243,16 @@ def cmd_reports(args) -> int:
     from autocrm.core import audit
     from autocrm.core.models import Store
     from autocrm.reports import figures
-    from autocrm.reports.rollups import rebuild
+    from autocrm.reports.rollups import DEFAULT_WORKERS, rebuild
 
     try:
         start = datetime.date.fromisoformat(args.start) if args.start else None
         end = datetime.date.fromisoformat(args.end) if args.end else None
     except ValueError:
         print("日期格式应为 YYYY-MM-DD / dates are YYYY-MM-DD", file=sys.stderr)
+        return 2
+    if args.workers < 0:
+        print("线程数不能为负 / --workers must be 0 or more", file=sys.stderr)
         return 2
     store_ids = None
     if args.store:
@@ -258,7 +261,7 @@ def cmd_reports(args) -> int:
             print("找不到门店 / unknown store code", file=sys.stderr)
             return 2
     with audit.audit_context(source="shell"):
-        rows = rebuild(store_ids, start, end)
+        rows = rebuild(store_ids, start, end, workers=args.workers or DEFAULT_WORKERS)
         kept = figures.refresh()
     print(f"已重算 {rows} 个门店日 / rebuilt {rows} store-days")
     print(f"已重算 {kept} 个期间指标 / refreshed {kept} period figures")
@@ -440,6 +443,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", action="append", help="门店代码，可多次 / store code (repeatable)")
     p.add_argument("--from", dest="start", help="开始日期 / first day (YYYY-MM-DD)")
     p.add_argument("--to", dest="end", help="结束日期 / last day (YYYY-MM-DD)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="并行线程数，按月分配 / threads, a month each at a time (default: cores, up to 4)",
+    )
     p.set_defaults(func=cmd_reports)
 
     p = sub.add_parser("rules", help="规则引擎 / the rules engine")

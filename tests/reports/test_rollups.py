@@ -246,6 +246,9 @@ def test_cli_rebuild(world, capsys):
     assert DailyStoreStat.objects.get().car_count == 1
     assert cli.main(["reports", "rebuild", "--store", "nope"]) == 2
     assert cli.main(["reports", "rebuild", "--from", "2026-13-01"]) == 2
+    assert cli.main(["reports", "rebuild", "--workers", "-1"]) == 2
+    assert cli.main(["reports", "rebuild", "--workers", "2"]) == 0
+    assert DailyStoreStat.objects.get().car_count == 1
 
 
 def test_settlements_piled_up_are_recomputed_once_per_store_day(world, monkeypatch):
@@ -342,3 +345,48 @@ def test_rebuild_at_boundaries_matches_scratch(world):
     # A range within a month (one chunk).
     assert rollups.rebuild(start=datetime.date(2026, 1, 30), end=jan_31) == 3
     assert stored() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rebuild_by_several_threads_equals_scratch(world, monkeypatch):
+    """Months rebuilt by two threads, each with its own connection and committing month by
+    month, leave the same rows as the from-scratch computation; both threads take a month."""
+    import threading
+
+    from tests.reports.conftest import visit
+
+    for n, day in enumerate(
+        (
+            datetime.date(2025, 11, 30),
+            datetime.date(2025, 12, 1),
+            datetime.date(2026, 1, 15),
+            datetime.date(2026, 2, 1),
+            datetime.date(2026, 2, 28),
+        )
+    ):
+        for store in (world.a1, world.a2):
+            visit(store, cf.customer(store, name=f"孙{n}"), day, str(100 + 13 * n))
+    threads: set[str] = set()
+    meet = threading.Barrier(2, timeout=30)
+    real = rollups._rebuild_month
+
+    def recorded(*args):
+        name = threading.current_thread().name
+        if name not in threads:  # the first month of each thread waits for the other's
+            threads.add(name)
+            meet.wait()
+        return real(*args)
+
+    monkeypatch.setattr(rollups, "_rebuild_month", recorded)
+    assert rollups.rebuild(workers=2) == 10
+    assert len(threads) == 2
+    assert_matches_scratch()
+
+    # A failing month reaches the caller, whichever thread ran it.
+    def broken(*args):
+        raise RuntimeError("month failed")
+
+    monkeypatch.setattr(rollups, "_rebuild_month", broken)
+    with pytest.raises(RuntimeError, match="month failed"):
+        rollups.rebuild(workers=2)
+    assert_matches_scratch()  # nothing was replaced

@@ -128,8 +128,7 @@ def load_demo(scale: str = "small", *, extend: bool = True) -> DemoResult:
     try:
         result, context = _load(scale, extend)
         for loader in AFTER_COMMIT if result.created and extend else ():
-            with transaction.atomic():
-                result.counts.update(loader(**context) or {})
+            result.counts.update(loader(**context) or {})  # each commits its own writes
     finally:
         demo_sql.restore_cache(cache)
     return result
