@@ -54,9 +54,9 @@ UNRECORDED = {"autocrm.core.jobs.heartbeat"}
 def _record(signal, task, exc=None):
     if task.name in UNRECORDED:
         return
-    _fresh_connection()
     now = timezone.now()
     if signal == signals.SIGNAL_EXECUTING:
+        _fresh_connection()  # (huey's own check after the task serves the UPDATE below)
         JobRun.objects.create(
             task_id=task.id,
             name=task.name,
@@ -70,8 +70,12 @@ def _record(signal, task, exc=None):
     else:  # error or timeout; a retry follows while retries remain
         status = JobRun.Status.RETRYING if task.retries else JobRun.Status.ERROR
     error = f"{type(exc).__name__}: {exc}"[:2000] if exc else ""
-    run = JobRun.objects.filter(task_id=task.id, status=JobRun.Status.RUNNING).last()
-    if run is None:
+    # One attempt runs at a time, so at most one row of the task is running: its UPDATE is
+    # the whole bookkeeping of a finished task; a row is added only when none was recorded.
+    ended = JobRun.objects.filter(task_id=task.id, status=JobRun.Status.RUNNING).update(
+        status=status, finished_at=now, error=error
+    )
+    if not ended:
         JobRun.objects.create(
             task_id=task.id,
             name=task.name,
@@ -81,8 +85,6 @@ def _record(signal, task, exc=None):
             retries_left=task.retries,
             error=error,
         )
-    else:
-        JobRun.objects.filter(pk=run.pk).update(status=status, finished_at=now, error=error)
 
 
 @HUEY.pre_execute()
