@@ -121,7 +121,7 @@ def assert_matches_scratch():
 def assert_months_sum_days():
     """Every month table holds its day table's rows summed per store, month and key, and
     nothing else."""
-    for day_model, month_model, keys, figures in rollups.MONTHS:
+    for day_model, month_model, keys, figures in rollups.MONTHS.values():
         want: dict = {}
         for row in day_model.objects.values("store_id", "org_id", "day", *keys, *figures):
             key = (row["store_id"], row["org_id"], row["day"].replace(day=1)) + tuple(

@@ -73,7 +73,7 @@ STORE_STAFF = [
 # Other areas register a loader(org, stores, rng, scale) to extend the demo.
 EXTENSIONS: list[Callable] = []
 # Loaders of figures derived from the demo's rows (the report rollups), the same signature;
-# each runs in a transaction of its own once the rows are committed. Inside the load's one
+# each runs once the rows are committed, and commits its own writes. Inside the load's one
 # transaction they read the history back through a page cache full of its dirty pages, which
 # SQLite spills to the WAL and reads again: at large scale the rollups took twice as long.
 AFTER_COMMIT: list[Callable] = []

@@ -37,18 +37,8 @@ from autocrm.core import scoping
 from autocrm.core.models import Store, User
 from autocrm.feedback.models import DIMENSION_NAMES, Survey
 from autocrm.reports import figures
-from autocrm.reports.models import (
-    DailyItemStat,
-    DailyReasonStat,
-    DailyStaffStat,
-    DailyStoreStat,
-    MonthlyItemStat,
-    MonthlyReasonStat,
-    MonthlyStaffStat,
-    MonthlyStoreStat,
-    PeriodFigure,
-)
-from autocrm.reports.rollups import FINISHED, local_window
+from autocrm.reports.models import PeriodFigure
+from autocrm.reports.rollups import FINISHED, MONTHS, local_window
 from autocrm.service.models import (
     Appointment,
     ServiceSettings,
@@ -81,16 +71,12 @@ def ratio(numerator, denominator, scale: Decimal = Decimal(1)) -> Decimal | None
     return q2(Decimal(str(numerator or 0)) * scale / Decimal(str(denominator)))
 
 
-# A basis's scoped rollup querysets (``basis_for(..., rollups=True)``), by name.
+# A basis's scoped rollup querysets (``basis_for(..., rollups=True)``), by name: each
+# rollup's day and month tables (``store_days``, ``store_months``, …).
 ROLLUPS = {
-    "store_days": DailyStoreStat,
-    "store_months": MonthlyStoreStat,
-    "staff_days": DailyStaffStat,
-    "staff_months": MonthlyStaffStat,
-    "item_days": DailyItemStat,
-    "item_months": MonthlyItemStat,
-    "reason_days": DailyReasonStat,
-    "reason_months": MonthlyReasonStat,
+    f"{name}_{span}": model
+    for name, (day_model, month_model, _keys, _figures) in MONTHS.items()
+    for span, model in (("days", day_model), ("months", month_model))
 }
 
 

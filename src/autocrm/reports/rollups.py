@@ -513,14 +513,14 @@ def month_span(start: datetime.date, end: datetime.date) -> tuple[datetime.date,
     return start.replace(day=1), following - datetime.timedelta(days=1)
 
 
-# Each day table and its month table, the columns a month row is keyed by besides the store,
-# and the figures summed.
-MONTHS = (
-    (DailyStoreStat, MonthlyStoreStat, (), (*STORE_FIELDS, *EXACT_FIELDS)),
-    (DailyStaffStat, MonthlyStaffStat, ("user_id",), STAFF_FIELDS),
-    (DailyItemStat, MonthlyItemStat, ("name",), ITEM_FIELDS),
-    (DailyReasonStat, MonthlyReasonStat, ("reason",), ("n",)),
-)
+# Each rollup by name: its day table and month table, the columns a month row is keyed by
+# besides the store, and the figures summed.
+MONTHS = {
+    "store": (DailyStoreStat, MonthlyStoreStat, (), (*STORE_FIELDS, *EXACT_FIELDS)),
+    "staff": (DailyStaffStat, MonthlyStaffStat, ("user_id",), STAFF_FIELDS),
+    "item": (DailyItemStat, MonthlyItemStat, ("name",), ITEM_FIELDS),
+    "reason": (DailyReasonStat, MonthlyReasonStat, ("reason",), ("n",)),
+}
 
 
 def insert_select(model, qs, constants: dict, renamed: dict | None = None) -> None:
@@ -551,7 +551,7 @@ def _store_months(store_ids: Iterable[int] | None, start, end, now) -> None:
     first, last = month_span(start, end)
     ids = None if store_ids is None else list(store_ids)
     for month, month_end in month_chunks(first, last):
-        for day_model, month_model, keys, figures in MONTHS:
+        for day_model, month_model, keys, figures in MONTHS.values():
             days = day_model.objects.filter(day__gte=month, day__lte=month_end)
             months = month_model.objects.filter(month=month)
             if ids is not None:
@@ -616,29 +616,20 @@ def rebuild(
 
 def _history_bounds(store_ids: list[int] | None) -> tuple[datetime.date, datetime.date] | None:
     """The first and last local day with a settlement, payment, opening or rating."""
-    bounds = WorkOrder.objects.filter(settled_at__isnull=False)
-    opened = WorkOrder.objects.all()
-    pays = Payment.objects.all()
-    rated = Survey.objects.all()
-    if store_ids is not None:
-        bounds = bounds.filter(store_id__in=store_ids)
-        opened = opened.filter(store_id__in=store_ids)
-        pays = pays.filter(store_id__in=store_ids)
-        rated = rated.filter(store_id__in=store_ids)
-    dates = [
-        timezone.localdate(v)
-        for v in (
-            bounds.order_by("settled_at").values_list("settled_at", flat=True).first(),
-            bounds.order_by("-settled_at").values_list("settled_at", flat=True).first(),
-            pays.order_by("created_at").values_list("created_at", flat=True).first(),
-            pays.order_by("-created_at").values_list("created_at", flat=True).first(),
-            opened.order_by("opened_at").values_list("opened_at", flat=True).first(),
-            opened.order_by("-opened_at").values_list("opened_at", flat=True).first(),
-            rated.order_by("submitted_at").values_list("submitted_at", flat=True).first(),
-            rated.order_by("-submitted_at").values_list("submitted_at", flat=True).first(),
-        )
-        if v is not None
-    ]
+    dated = (
+        (WorkOrder.objects.filter(settled_at__isnull=False), "settled_at"),
+        (WorkOrder.objects.all(), "opened_at"),
+        (Payment.objects.all(), "created_at"),
+        (Survey.objects.all(), "submitted_at"),
+    )
+    dates = []
+    for qs, column in dated:
+        if store_ids is not None:
+            qs = qs.filter(store_id__in=store_ids)
+        for order in (column, f"-{column}"):  # each end read from the index on the column
+            value = qs.order_by(order).values_list(column, flat=True).first()
+            if value is not None:
+                dates.append(timezone.localdate(value))
     return (min(dates), max(dates)) if dates else None
 
 
@@ -701,20 +692,23 @@ def month_chunks(
     return chunks
 
 
-def days_touched(work_order_ids: Iterable[int]) -> set[tuple[int, datetime.date]]:
-    """The store-days events on these work orders may have changed: each one's opening day
-    (its estimate), its settlement day, the days of its payments and surveys, and the later
-    visits of its customer (who may no longer be new). A fixed number of queries for any
-    number of orders: the worker's flush reads a burst of settlements at once."""
-    ids = list(work_order_ids)
+def days_touched(previous_days: dict[int, Iterable[str]]) -> set[tuple[int, datetime.date]]:
+    """The store-days events on these work orders (``previous_days``: work order id → the
+    ISO days it was dated on before a back-dating, which lose it) may have changed: each
+    one's opening day (its estimate), its settlement day, its earlier days, the days of its
+    payments and surveys, and the later visits of its customer (who may no longer be new).
+    A fixed number of queries for any number of orders: the worker's flush reads a burst of
+    settlements at once."""
+    ids = list(previous_days)
     if not ids:
         return set()
     local = timezone.localdate
     found = set()
     settled_from: dict[int, datetime.datetime] = {}  # customer -> earliest settlement here
-    for store_id, customer_id, opened, settled in WorkOrder.objects.filter(pk__in=ids).values_list(
-        "store_id", "customer_id", "opened_at", "settled_at"
-    ):
+    for pk, store_id, customer_id, opened, settled in WorkOrder.objects.filter(
+        pk__in=ids
+    ).values_list("pk", "store_id", "customer_id", "opened_at", "settled_at"):
+        found |= {(store_id, datetime.date.fromisoformat(d)) for d in previous_days[pk]}
         if opened:
             found.add((store_id, local(opened)))
         if settled:
@@ -742,12 +736,7 @@ def days_touched(work_order_ids: Iterable[int]) -> set[tuple[int, datetime.date]
 def refresh_work_order(work_order_id: int, previous_days: Iterable[str] = ()) -> None:
     """Recompute the store-days of the work order; ``previous_days`` (ISO dates) are days
     it was dated on before a back-dating, which lose it."""
-    touched = days_touched([work_order_id])
-    store_id = WorkOrder.objects.filter(pk=work_order_id).values_list("store_id", flat=True)
-    store_id = store_id.first()
-    if store_id is not None:
-        touched |= {(store_id, datetime.date.fromisoformat(d)) for d in previous_days}
-    for store, day in sorted(touched):
+    for store, day in sorted(days_touched({work_order_id: previous_days})):
         recompute_store_day(store, day)
 
 
@@ -770,10 +759,6 @@ def flush_pending(limit: int = 5000) -> int:
     for _pk, work_order_id, days in rows:
         previous.setdefault(work_order_id, set()).update(days or ())
     touched = days_touched(previous)
-    stores = dict(WorkOrder.objects.filter(pk__in=list(previous)).values_list("pk", "store_id"))
-    for work_order_id, days in previous.items():
-        if work_order_id in stores:
-            touched |= {(stores[work_order_id], datetime.date.fromisoformat(d)) for d in days}
     for store, day in sorted(touched):
         recompute_store_day(store, day)
     RollupPending.objects.filter(pk__in=[pk for pk, _wo, _days in rows]).delete()
